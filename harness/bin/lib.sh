@@ -1,0 +1,84 @@
+# Shared by the harness programs: paths, messages, configuration records.
+# shellcheck shell=sh
+
+top=$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd)
+build=${BUILD_DIR:-$top/build}
+cache=${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kvm-tsc-series}
+prog=$(basename -- "$0")
+
+say() {
+	printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "$prog" "$*" >&2
+}
+
+die() {
+	printf '%s: error: %s\n' "$prog" "$*" >&2
+	exit 1
+}
+
+# conf_get FILE KEY: the value of KEY=... in a record file, or empty.
+conf_get() {
+	sed -n "s/^$2=//p" "$1" | tail -n 1
+}
+
+# base_conf BASE: the pin record of a base; dies listing the valid ones.
+base_conf() {
+	[ -f "$top/patches/$1/base.conf" ] ||
+		die "unknown BASE '$1'; valid: $(valid_bases)"
+	echo "$top/patches/$1/base.conf"
+}
+
+valid_bases() {
+	for f in "$top"/patches/*/base.conf; do
+		basename "$(dirname "$f")"
+	done | sort -V | tr '\n' ' ' | sed 's/ $//'
+}
+
+# machine_conf NAME: the record of a machine type.
+machine_conf() {
+	[ -f "$top/harness/machines/$1.conf" ] ||
+		die "unknown ACCEL '$1'; valid: $(valid_machines)"
+	echo "$top/harness/machines/$1.conf"
+}
+
+valid_machines() {
+	for f in "$top"/harness/machines/*.conf; do
+		basename "$f" .conf
+	done | tr '\n' ' ' | sed 's/ $//'
+}
+
+# base_version BASE: the pinned package version, or $VERSION when set.
+base_version() {
+	if [ -n "${VERSION:-}" ]; then
+		echo "$VERSION"
+	else
+		conf_get "$(base_conf "$1")" version
+	fi
+}
+
+# timed LABEL CMD...: run CMD, then say how long it took.
+timed() {
+	label=$1
+	shift
+	t0=$(date +%s)
+	"$@"
+	say "$label: done in $(($(date +%s) - t0)) s"
+}
+
+# tail_log FILE: the last lines of a failed step's log, and its path.
+tail_log() {
+	tail -n 25 "$1" >&2
+	printf '%s: full log: %s\n' "$prog" "$1" >&2
+}
+
+# Fixed identity and date: the base commit and every commit the harness
+# makes itself get the same id on every machine.
+fixed_identity() {
+	GIT_AUTHOR_NAME='kvm-tsc-series harness'
+	GIT_AUTHOR_EMAIL='harness@invalid'
+	GIT_AUTHOR_DATE='2000-01-01T00:00:00+0000'
+	GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME
+	GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
+	GIT_COMMITTER_DATE=$GIT_AUTHOR_DATE
+	export GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_AUTHOR_DATE
+	export GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL GIT_COMMITTER_DATE
+}

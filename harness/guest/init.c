@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * /init of the test guest: mounts the pseudo file systems, checks that KVM
+ * is usable, runs the tests listed in /tests/list with a timeout each, prints
+ * kselftest TAP on the console, scans the kernel log for reports and powers
+ * the machine off. No shell is needed in the guest.
+ *
+ * /tests/list has one test a line: "<name> <timeout seconds> [args...]";
+ * the program is /tests/<name>. A line "skip <name> <reason>" reports the test
+ * as skipped without running it.
+ *
+ * Kernel command line parameters read here:
+ *   harness.vendor=amd|intel|host   KVM module that must be usable
+ *   harness.mode=tap|run            run: one program, print its exit status
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/klog.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#define KSFT_SKIP	4
+#define MAX_TESTS	256
+#define LINE_MAX_LEN	1024
+
+struct test {
+	char name[128];
+	char reason[256];	/* set for a "skip" line */
+	int timeout;
+	char *argv[16];
+};
+
+static struct test tests[MAX_TESTS];
+static int nr_tests;
+
+static void out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void power_off(void)
+{
+	sync();
+	reboot(RB_POWER_OFF);
+	/* Without ACPI, a reset: QEMU runs with -no-reboot and exits. */
+	reboot(RB_AUTOBOOT);
+	for (;;)
+		pause();
+}
+
+/*
+ * The initramfs has no /dev/console, so the kernel started us without
+ * standard streams: take them from devtmpfs.
+ */
+static void console_on_stdio(void)
+{
+	int fd = open("/dev/console", O_RDWR);
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+static void mount_fs(const char *src, const char *dir, const char *type)
+{
+	mkdir(dir, 0755);
+	if (mount(src, dir, type, 0, NULL) && errno != EBUSY)
+		out("# init: mount %s on %s: %s\n", type, dir, strerror(errno));
+}
+
+/* Read a small file into buf, without the trailing newline; "" on error. */
+static const char *read_file(const char *path, char *buf, size_t size)
+{
+	ssize_t n = -1;
+	int fd = open(path, O_RDONLY);
+
+	if (fd >= 0) {
+		n = read(fd, buf, size - 1);
+		close(fd);
+	}
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return buf;
+}
+
+/* The value of "key=" on the kernel command line, or def. */
+static const char *cmdline_get(const char *key, const char *def)
+{
+	char cmdline[4096], *p, *save;
+	size_t len = strlen(key);
+
+	read_file("/proc/cmdline", cmdline, sizeof(cmdline));
+	for (p = strtok_r(cmdline, " ", &save); p;
+	     p = strtok_r(NULL, " ", &save)) {
+		if (!strncmp(p, key, len) && p[len] == '=')
+			return strdup(p + len + 1);
+	}
+	return def;
+}
+
+static void load_tests(void)
+{
+	char line[LINE_MAX_LEN];
+	FILE *f = fopen("/tests/list", "r");
+
+	if (!f) {
+		out("# init: no /tests/list: %s\n", strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f) && nr_tests < MAX_TESTS) {
+		struct test *t = &tests[nr_tests];
+		char *tok, *save;
+		int argc = 0;
+
+		line[strcspn(line, "\n")] = '\0';
+		tok = strtok_r(line, " ", &save);
+		if (!tok || tok[0] == '#')
+			continue;
+		if (!strcmp(tok, "skip")) {
+			tok = strtok_r(NULL, " ", &save);
+			if (!tok)
+				continue;
+			snprintf(t->name, sizeof(t->name), "%s", tok);
+			tok = strtok_r(NULL, "", &save);
+			snprintf(t->reason, sizeof(t->reason), "%s",
+				 tok ? tok : "skipped");
+			nr_tests++;
+			continue;
+		}
+		snprintf(t->name, sizeof(t->name), "%s", tok);
+		tok = strtok_r(NULL, " ", &save);
+		t->timeout = tok ? atoi(tok) : 300;
+		t->argv[argc++] = t->name;
+		while ((tok = strtok_r(NULL, " ", &save)) && argc < 15)
+			t->argv[argc++] = strdup(tok);
+		t->argv[argc] = NULL;
+		nr_tests++;
+	}
+	fclose(f);
+}
+
+/*
+ * Check that /dev/kvm exists and that the expected vendor module is in
+ * the kernel; print what was found. Returns 0 when KVM is usable.
+ */
+static int check_kvm(const char *want)
+{
+	char buf[64], nested[64];
+	const char *vendor = NULL;
+
+	if (!access("/sys/module/kvm_amd", F_OK))
+		vendor = "amd";
+	else if (!access("/sys/module/kvm_intel", F_OK))
+		vendor = "intel";
+	if (vendor) {
+		snprintf(buf, sizeof(buf), "/sys/module/kvm_%s/parameters/nested",
+			 vendor);
+		read_file(buf, nested, sizeof(nested));
+	}
+	out("# init: kvm vendor module: %s, nested: %s\n",
+	    vendor ? vendor : "none", vendor ? nested : "-");
+	out("# init: clocksource: %s\n",
+	    read_file("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		      buf, sizeof(buf)));
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		out("# init: /dev/kvm: %s\n", strerror(errno));
+		return -1;
+	}
+	if (!vendor || (strcmp(want, "host") && strcmp(want, vendor))) {
+		out("# init: expected kvm_%s to be usable\n", want);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Run one test with its output on the console behind "# ", killing it
+ * when its time is up. Returns the wait status, or -1 on timeout.
+ */
+static int run_test(struct test *t, double *secs)
+{
+	char path[256], buf[4096], line[LINE_MAX_LEN];
+	double start = now(), deadline = start + t->timeout;
+	size_t len = 0;
+	int pipefd[2], status = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/tests/%s", t->name);
+	if (pipe(pipefd))
+		return -2;
+	pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		dup2(pipefd[1], 1);
+		dup2(pipefd[1], 2);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		chdir("/tests");
+		execv(path, t->argv);
+		fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+
+	for (;;) {
+		struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
+		double left = deadline - now();
+		ssize_t n;
+		int i;
+
+		if (left <= 0) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			status = -1;
+			break;
+		}
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+			continue;
+		n = read(pipefd[0], buf, sizeof(buf));
+		if (n <= 0) {
+			waitpid(pid, &status, 0);
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n' || len == sizeof(line) - 1) {
+				line[len] = '\0';
+				out("# %s\n", line);
+				len = 0;
+			}
+			if (buf[i] != '\n')
+				line[len++] = buf[i];
+		}
+	}
+	if (len) {
+		line[len] = '\0';
+		out("# %s\n", line);
+	}
+	close(pipefd[0]);
+	*secs = now() - start;
+	return status;
+}
+
+/*
+ * Scan the kernel log for reports; print the matching lines. Returns the
+ * number of matches.
+ */
+static int scan_kernel_log(void)
+{
+	static const char * const patterns[] = {
+		"WARNING:", "BUG:", "Oops", "KASAN", "UBSAN",
+		"possible recursive locking", "possible circular locking",
+		"inconsistent lock state", "suspicious RCU usage",
+		"Call Trace", "rcu_sched self-detected stall",
+		"rcu: INFO:", "general protection fault", "Kernel panic",
+	};
+	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	int n, found = 0;
+	char *buf, *line, *save;
+	size_t i;
+
+	if (size <= 0)
+		return 0;
+	buf = malloc(size + 1);
+	if (!buf)
+		return 0;
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		for (i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+			if (strstr(line, patterns[i])) {
+				out("# kernel log: %s\n", line);
+				found++;
+				break;
+			}
+		}
+	}
+	free(buf);
+	return found;
+}
+
+int main(void)
+{
+	const char *vendor, *mode;
+	struct utsname u;
+	int i, failed = 0, kvm_ok;
+
+	mount_fs("proc", "/proc", "proc");
+	mount_fs("sysfs", "/sys", "sysfs");
+	mount_fs("devtmpfs", "/dev", "devtmpfs");
+	console_on_stdio();
+	mount_fs("debugfs", "/sys/kernel/debug", "debugfs");
+	mount_fs("tmpfs", "/tmp", "tmpfs");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	vendor = cmdline_get("harness.vendor", "host");
+	mode = cmdline_get("harness.mode", "tap");
+	uname(&u);
+	out("# init: kernel %s %s\n", u.release, u.version);
+	load_tests();
+
+	out("TAP version 13\n");
+	out("1..%d\n", nr_tests + 2);
+	kvm_ok = !check_kvm(vendor);
+	out("%s 1 kvm-%s-usable\n", kvm_ok ? "ok" : "not ok", vendor);
+
+	for (i = 0; i < nr_tests; i++) {
+		struct test *t = &tests[i];
+		double secs = 0;
+		int status;
+
+		if (t->reason[0]) {
+			out("ok %d %s # SKIP %s\n", i + 2, t->name, t->reason);
+			continue;
+		}
+		if (!kvm_ok) {
+			out("not ok %d %s # kvm not usable\n", i + 2, t->name);
+			failed++;
+			continue;
+		}
+		out("# running %s (timeout %d s)\n", t->name, t->timeout);
+		status = run_test(t, &secs);
+		if (status == -1) {
+			out("not ok %d %s # TIMEOUT after %d s\n", i + 2,
+			    t->name, t->timeout);
+			failed++;
+		} else if (WIFEXITED(status) &&
+			   WEXITSTATUS(status) == KSFT_SKIP) {
+			out("ok %d %s # SKIP (%.1f s)\n", i + 2, t->name, secs);
+		} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			out("ok %d %s # %.1f s\n", i + 2, t->name, secs);
+		} else {
+			out("not ok %d %s # %s %d (%.1f s)\n", i + 2, t->name,
+			    WIFEXITED(status) ? "exit" : "signal",
+			    WIFEXITED(status) ? WEXITSTATUS(status) :
+			    WTERMSIG(status), secs);
+			failed++;
+		}
+		if (!strcmp(mode, "run"))
+			out("# exit status %d\n", status == -1 ? 124 :
+			    WIFEXITED(status) ? WEXITSTATUS(status) :
+			    128 + WTERMSIG(status));
+	}
+
+	if (scan_kernel_log()) {
+		out("not ok %d kernel-log-clean\n", nr_tests + 2);
+		failed++;
+	} else {
+		out("ok %d kernel-log-clean\n", nr_tests + 2);
+	}
+	out("# init: done, %d failed\n", failed);
+	power_off();
+	return 0;
+}

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Unknown names and missing files are refused with a message that says
+# what is valid, never a crash or a silent pass.
+set -eu
+. "$(dirname -- "$0")/lib.sh"
+
+# must_fail TEXT CMD...: CMD fails and says TEXT.
+must_fail() {
+	text=$1
+	shift
+	if "$@" >"$tmp/out" 2>&1; then
+		fail "succeeded: $*"
+	fi
+	expect_in "$tmp/out" "$text"
+}
+
+must_fail "unknown BASE '5.4'; valid: 6.1 6.12" "$bin/fetch-base" 5.4
+must_fail "unknown ACCEL 'xen'; valid: " "$bin/run-tests" 6.1 series xen
+must_fail "unknown KERNEL 'nope'; valid: series base mutant-NAME extra" "$bin/kernel-image" 6.1 nope
+must_fail "no such patch: $tmp/none.patch" "$bin/apply-series" 6.1 "$tmp/tree" "$tmp/none.patch"
+
+printf 'x86_64/not_a_test 10\n' >"$tmp/list"
+mkdir -p "$tmp/bin"
+must_fail "test program missing: $tmp/bin/x86_64/not_a_test" \
+	"$bin/make-initramfs" "$tmp/initrd" "$tmp/list" "$tmp/bin"
+
+# A patch that does not apply is named, with git's message.
+printf -- '--- a/Makefile\n+++ b/Makefile\n@@ -1,1 +1,1 @@\n-no such line\n+x\n' >"$tmp/bad.diff"
+must_fail "patch does not apply: $tmp/bad.diff" "$bin/apply-series" --bare 6.1 "$tmp/tree" "$tmp/bad.diff"
+expect_in "$tmp/out" "error: patch failed: Makefile:1"

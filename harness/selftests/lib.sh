@@ -1,0 +1,17 @@
+# Shared by the harness's own tests.
+# shellcheck shell=sh
+top=$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd)
+bin=$top/harness/bin
+fixtures=$top/harness/selftests/fixtures
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+
+# expect_in FILE TEXT: FILE holds the fixed string TEXT.
+expect_in() {
+	grep -qF -- "$2" "$1" || { cat "$1"; fail "expected '$2' in $1"; }
+}

@@ -1,5 +1,5 @@
 # Shared by the harness programs: paths, messages, configuration records.
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC2034 # the programs that source it use these
 
 top=$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd)
 build=${BUILD_DIR:-$top/build}

@@ -7,7 +7,9 @@
  *
  * /tests/list has one test a line: "<name> <timeout seconds> [args...]";
  * the program is /tests/<name>. A line "skip <name> <reason>" reports the test
- * as skipped without running it.
+ * as skipped without running it. A line "ignore-log <text>" names a kernel
+ * report that the machine type is known to cause: a report whose first line
+ * contains <text> is printed but does not fail the log scan.
  *
  * Kernel command line parameters read here:
  *   harness.vendor=amd|intel|host   KVM module that must be usable
@@ -17,13 +19,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <sys/klog.h>
+#include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -43,6 +49,8 @@ struct test {
 
 static struct test tests[MAX_TESTS];
 static int nr_tests;
+static char *ignored_reports[16];
+static int nr_ignored_reports;
 
 static void out(const char *fmt, ...)
 {
@@ -64,6 +72,8 @@ static double now(void)
 
 static void power_off(void)
 {
+	/* Let the serial port drain: a slow emulated UART loses the tail. */
+	tcdrain(1);
 	sync();
 	reboot(RB_POWER_OFF);
 	/* Without ACPI, a reset: QEMU runs with -no-reboot and exits. */
@@ -147,6 +157,12 @@ static void load_tests(void)
 		tok = strtok_r(line, " ", &save);
 		if (!tok || tok[0] == '#')
 			continue;
+		if (!strcmp(tok, "ignore-log")) {
+			tok = strtok_r(NULL, "", &save);
+			if (tok && nr_ignored_reports < 16)
+				ignored_reports[nr_ignored_reports++] = strdup(tok);
+			continue;
+		}
 		if (!strcmp(tok, "skip")) {
 			tok = strtok_r(NULL, " ", &save);
 			if (!tok)
@@ -171,28 +187,116 @@ static void load_tests(void)
 }
 
 /*
- * Check that /dev/kvm exists and that the expected vendor module is in
- * the kernel; print what was found. Returns 0 when KVM is usable.
+ * The kernel starts on "tsc-early" and moves to "tsc" once it has refined
+ * the TSC calibration, a second or so into the boot. Tests that depend on a
+ * stable host TSC look at the clocksource: wait for that move, a while.
+ */
+static const char *settled_clocksource(char *buf, size_t size)
+{
+	const char *path =
+		"/sys/devices/system/clocksource/clocksource0/current_clocksource";
+	double start = now();
+
+	while (!strcmp(read_file(path, buf, size), "tsc-early") &&
+	       now() - start < 20)
+		usleep(100 * 1000);
+	return buf;
+}
+
+/* The CPU's virtualization extension: "intel" (VMX), "amd" (SVM) or NULL. */
+static const char *cpu_vendor(void)
+{
+	static char buf[1 << 16];
+	const char *flags;
+
+	read_file("/proc/cpuinfo", buf, sizeof(buf));
+	flags = strstr(buf, "\nflags");
+	if (!flags)
+		return NULL;
+	if (strstr(flags, " vmx"))
+		return "intel";
+	if (strstr(flags, " svm"))
+		return "amd";
+	return NULL;
+}
+
+/*
+ * Load the kernel modules in /modules: kvm and what it needs, then the
+ * module of the CPU's vendor, with nested virtualization on; the other
+ * vendor's module is left alone. A module whose dependencies are not
+ * loaded yet fails, so go round until nothing more loads.
+ */
+static void load_modules(const char *vendor)
+{
+	char other[32], path[300], loaded[1024] = "", failed[64][128];
+	bool progress = true, done[64] = { false };
+	struct dirent *d;
+	int pass, i;
+	DIR *dir;
+
+	memset(failed, 0, sizeof(failed));
+	snprintf(other, sizeof(other), "kvm-%s.ko",
+		 vendor && !strcmp(vendor, "amd") ? "intel" : "amd");
+	for (pass = 0; pass < 8 && progress; pass++) {
+		progress = false;
+		dir = opendir("/modules");
+		if (!dir)
+			return;
+		for (i = 0; (d = readdir(dir)) && i < 64; i++) {
+			const char *params = "";
+			int fd;
+
+			if (done[i] || !strstr(d->d_name, ".ko") ||
+			    !strcmp(d->d_name, other))
+				continue;
+			if (!strncmp(d->d_name, "kvm-", 4))
+				params = "nested=1";
+			snprintf(path, sizeof(path), "/modules/%s", d->d_name);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			if (!syscall(SYS_finit_module, fd, params, 0) ||
+			    errno == EEXIST) {
+				done[i] = progress = true;
+				snprintf(loaded + strlen(loaded),
+					 sizeof(loaded) - strlen(loaded),
+					 " %s%s%s", d->d_name, *params ? " " : "",
+					 params);
+			} else {
+				snprintf(failed[i], sizeof(failed[i]),
+					 "%.64s: %.60s", d->d_name, strerror(errno));
+			}
+			close(fd);
+		}
+		closedir(dir);
+	}
+	out("# init: modules loaded:%s\n", *loaded ? loaded : " none");
+	for (i = 0; i < 64; i++)
+		if (!done[i] && failed[i][0])
+			out("# init: could not load %s\n", failed[i]);
+}
+
+/*
+ * Check that /dev/kvm exists, which it does only once a vendor module has
+ * initialized, and that the CPU is the expected vendor's; print what was
+ * found. Returns 0 when KVM is usable.
  */
 static int check_kvm(const char *want)
 {
-	char buf[64], nested[64];
-	const char *vendor = NULL;
+	const char *vendor = cpu_vendor();
+	char buf[64], nested[64] = "-";
 
-	if (!access("/sys/module/kvm_amd", F_OK))
-		vendor = "amd";
-	else if (!access("/sys/module/kvm_intel", F_OK))
-		vendor = "intel";
+	/* Only once the TSC calibration is final: see kvm.config. */
+	out("# init: clocksource: %s\n", settled_clocksource(buf, sizeof(buf)));
+	load_modules(vendor);
+
 	if (vendor) {
 		snprintf(buf, sizeof(buf), "/sys/module/kvm_%s/parameters/nested",
 			 vendor);
 		read_file(buf, nested, sizeof(nested));
 	}
-	out("# init: kvm vendor module: %s, nested: %s\n",
-	    vendor ? vendor : "none", vendor ? nested : "-");
-	out("# init: clocksource: %s\n",
-	    read_file("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-		      buf, sizeof(buf)));
+	out("# init: cpu virtualization: %s, kvm_%s nested: %s\n",
+	    vendor ? vendor : "none", vendor ? vendor : "-", nested);
 	if (access("/dev/kvm", R_OK | W_OK)) {
 		out("# init: /dev/kvm: %s\n", strerror(errno));
 		return -1;
@@ -286,6 +390,7 @@ static int scan_kernel_log(void)
 	};
 	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
 	int n, found = 0;
+	bool ignoring = false;
 	char *buf, *line, *save;
 	size_t i;
 
@@ -300,6 +405,21 @@ static int scan_kernel_log(void)
 	buf[n] = '\0';
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
+		if (ignoring) {
+			if (strstr(line, "---[ end trace"))
+				ignoring = false;
+			continue;
+		}
+		for (i = 0; i < (size_t)nr_ignored_reports; i++) {
+			if (strstr(line, ignored_reports[i])) {
+				out("# kernel log, known on this machine: %s\n",
+				    line);
+				ignoring = true;
+				break;
+			}
+		}
+		if (ignoring)
+			continue;
 		for (i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
 			if (strstr(line, patterns[i])) {
 				out("# kernel log: %s\n", line);

@@ -2,6 +2,7 @@
 # Unknown names and missing files are refused with a message that says
 # what is valid, never a crash or a silent pass.
 set -eu
+# shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
 # must_fail TEXT CMD...: CMD fails and says TEXT.

@@ -2,6 +2,7 @@
 # Importing a series and exporting it again reproduces patches/ byte for
 # byte, for every base.
 set -eu
+# shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
 cp -r "$top/harness" "$top/patches" "$tmp/"

@@ -1,5 +1,5 @@
 # Shared by the harness's own tests.
-# shellcheck shell=sh
+# shellcheck shell=sh disable=SC2034 # the tests that source it use these
 top=$(CDPATH='' cd -- "$(dirname -- "$0")/../.." && pwd)
 bin=$top/harness/bin
 fixtures=$top/harness/selftests/fixtures

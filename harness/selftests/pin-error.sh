@@ -2,6 +2,7 @@
 # A pinned version that the archive does not have stops with the versions
 # it does have and how to override the pin.
 set -eu
+# shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
 status=0

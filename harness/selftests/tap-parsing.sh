@@ -3,6 +3,7 @@
 # never finished gets a failing line with the reason and the console tail;
 # report counts passes, failures, skips and wanted failures.
 set -eu
+# shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 
 "$bin/console-to-tap" "$fixtures/console-ok.log" 0 60 >"$tmp/ok.tap"

@@ -8,7 +8,7 @@ H := harness/bin
 
 export VERSION KCONFIG EXTRA_PATCHES ACCEL
 
-.PHONY: all check run export discard packages shellcheck
+.PHONY: all check run export discard mail packages shellcheck
 
 # The main job: each base's series kernel, its tests, the report.
 all: packages
@@ -31,9 +31,19 @@ export:
 	@[ $(words $(BASE)) -eq 1 ] || { echo "make export: pick one BASE= of: $(BASES)" >&2; exit 2; }
 	$(H)/export-series $(BASE)
 
+# The recipients (get_maintainer.pl) and the git send-email command; never sends.
+mail:
+	@[ $(words $(BASE)) -eq 1 ] || { echo "make mail: pick one BASE= of: $(BASES)" >&2; exit 2; }
+	$(H)/mail-series $(BASE)
+
 discard:
-	@[ $(words $(BASE)) -eq 1 ] || { echo "make discard: pick one BASE= of: $(BASES)" >&2; exit 2; }
+	@[ $(words $(BASE)) -eq 1 ] || { echo "make # The recipients (get_maintainer.pl) and the git send-email command; never sends.
+mail:
+	@[ $(words $(BASE)) -eq 1 ] || { echo "make mail: pick one BASE= of: $(BASES)" >&2; exit 2; }
+	$(H)/mail-series $(BASE)
+
+discard: pick one BASE= of: $(BASES)" >&2; exit 2; }
 	rm -rf build/$(BASE)/src build/$(BASE)/src.stamp build/$(BASE)/obj
 
 shellcheck:
-	shellcheck -s sh harness/bin/* harness/selftests/*.sh .ci/run
+	shellcheck -x -s sh harness/bin/* harness/selftests/*.sh .ci/run

@@ -70,6 +70,19 @@ tail_log() {
 	printf '%s: full log: %s\n' "$prog" "$1" >&2
 }
 
+# ksft_make SRC OUT HEADERS [MAKE-ARGS...]: the KVM selftests' own Makefile
+# in the tree SRC, building into OUT against the UAPI headers installed in
+# HEADERS (make headers_install O=HEADERS).
+ksft_make() {
+	ksft_src=$1
+	ksft_out=$2
+	ksft_hdr=$3
+	shift 3
+	make -C "$ksft_src/tools/testing/selftests/kvm" OUTPUT="$ksft_out" \
+		LINUX_HDR_PATH="$ksft_hdr/usr/include/" \
+		KHDR_INCLUDES="-I$ksft_hdr/usr/include" "$@"
+}
+
 # Fixed identity and date: the base commit and every commit the harness
 # makes itself get the same id on every machine.
 fixed_identity() {

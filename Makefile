@@ -8,13 +8,17 @@ H := harness/bin
 
 export VERSION KCONFIG EXTRA_PATCHES ACCEL
 
+# $(call one_base,TARGET): stop unless BASE names exactly one base.
+one_base = @[ $(words $(BASE)) -eq 1 ] || { echo "make $(1): pick one BASE= of: $(BASES)" >&2; exit 2; }
+
 .PHONY: all check run export discard mail packages shellcheck
 
 # The main job: each base's series kernel, its tests, the report.
 all: packages
 	$(H)/test-matrix $(foreach b,$(BASE),$(b):series:$(ACCEL))
 
-# Everything CI runs: the harness's own tests, then the runs in harness/matrix.
+# Everything CI runs: the harness's own tests, the readiness checks, then
+# the runs in harness/matrix.
 check: packages
 	$(H)/check
 
@@ -24,25 +28,22 @@ packages:
 # One kernel, one program: make run BASE=6.1 KERNEL=base PROG=/path/to/static
 # or SELFTEST=/path/to/test.c (built against that base's selftest library).
 run: packages
-	@[ $(words $(BASE)) -eq 1 ] || { echo "make run: pick one BASE= of: $(BASES)" >&2; exit 2; }
+	$(call one_base,run)
 	$(H)/run-one $(BASE) $(if $(EXTRA_PATCHES),extra,$(KERNEL)) $(ACCEL) "$(PROG)" "$(SELFTEST)"
 
+# The work tree's commits back to patches/BASE.
 export:
-	@[ $(words $(BASE)) -eq 1 ] || { echo "make export: pick one BASE= of: $(BASES)" >&2; exit 2; }
+	$(call one_base,export)
 	$(H)/export-series $(BASE)
 
 # The recipients (get_maintainer.pl) and the git send-email command; never sends.
 mail:
-	@[ $(words $(BASE)) -eq 1 ] || { echo "make mail: pick one BASE= of: $(BASES)" >&2; exit 2; }
+	$(call one_base,mail)
 	$(H)/mail-series $(BASE)
 
+# Throw the work tree and its objects away; the next make imports anew.
 discard:
-	@[ $(words $(BASE)) -eq 1 ] || { echo "make # The recipients (get_maintainer.pl) and the git send-email command; never sends.
-mail:
-	@[ $(words $(BASE)) -eq 1 ] || { echo "make mail: pick one BASE= of: $(BASES)" >&2; exit 2; }
-	$(H)/mail-series $(BASE)
-
-discard: pick one BASE= of: $(BASES)" >&2; exit 2; }
+	$(call one_base,discard)
 	rm -rf build/$(BASE)/src build/$(BASE)/src.stamp build/$(BASE)/obj
 
 shellcheck:

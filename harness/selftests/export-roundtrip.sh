@@ -1,6 +1,7 @@
 #!/bin/sh
 # Importing a series and exporting it again reproduces patches/ byte for
-# byte, for every base.
+# byte, for every base; and a work tree holding work that is not in
+# patches/ is never overwritten when patches/ changes under it.
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
@@ -14,3 +15,17 @@ for base in $("$bin/valid-bases"); do
 		fail "patches/$base changed in the round trip"
 	echo "$base: $(wc -l <"$top/patches/$base/series") patches round-tripped"
 done
+
+# A commit in the work tree, then a change to patches/: refused, with how
+# to keep or drop the work.
+base=$("$bin/valid-bases" | cut -d' ' -f1)
+src=$tmp/build/$base/src
+echo "local work" >>"$src/README"
+git -C "$src" -c user.name=T -c user.email=t@invalid commit -q -a -m "Local work"
+echo >>"$tmp/patches/$base/0000-cover-letter.patch"
+status=0
+BUILD_DIR=$tmp/build "$tmp/harness/bin/prepare-tree" "$base" >"$tmp/out" 2>&1 || status=$?
+[ "$status" -ne 0 ] || fail "prepare-tree overwrote a tree holding local commits"
+expect_in "$tmp/out" "holds commits not in patches/$base, and patches/$base changed"
+expect_in "$tmp/out" "make export BASE=$base"
+git -C "$src" log -1 --format=%s | grep -qx "Local work" || fail "the local commit is gone"

@@ -70,6 +70,13 @@ tail_log() {
 	printf '%s: full log: %s\n' "$prog" "$1" >&2
 }
 
+# write_stamp BASE: record that build/BASE/src, as it is now, matches
+# patches/BASE as it is now (see prepare-tree).
+write_stamp() {
+	printf 'patches=%s\nhead=%s\n' "$("$top/harness/bin/series-hash" "$1")" \
+		"$(git -C "$build/$1/src" rev-parse HEAD)" >"$build/$1/src.stamp"
+}
+
 # ksft_make SRC OUT HEADERS [MAKE-ARGS...]: the KVM selftests' own Makefile
 # in the tree SRC, building into OUT against the UAPI headers installed in
 # HEADERS (make headers_install O=HEADERS).

@@ -55,6 +55,25 @@ base_version() {
 	fi
 }
 
+# config_fragments: the kernel config fragments merged on tinyconfig,
+# kvm.config and, when KCONFIG is set, $KCONFIG.config.
+config_fragments() {
+	echo "$top/harness/config/kvm.config"
+	[ -z "${KCONFIG:-}" ] || echo "$top/harness/config/$KCONFIG.config"
+}
+
+# fragments_hash: a short hash of the config fragments' contents.
+fragments_hash() {
+	# shellcheck disable=SC2046,SC2002 # one path a line, no spaces; cat joins them
+	cat $(config_fragments) | sha256sum | cut -c1-16
+}
+
+# run_name KERNEL MACHINE SET: the name of a run's results, from KCONFIG
+# too: KERNEL@MACHINE[-KCONFIG][-SET], with no -SET for the main set.
+run_name() {
+	echo "$1@$2${KCONFIG:+-$KCONFIG}$([ "$3" = main ] || echo "-$3")"
+}
+
 # timed LABEL CMD...: run CMD, then say how long it took.
 timed() {
 	label=$1

@@ -375,21 +375,25 @@ static int run_test(struct test *t, double *secs)
 	return status;
 }
 
+/* Lines printed after a report's first line, unless its end comes first. */
+#define REPORT_CONTEXT_LINES	40
+
 /*
- * Scan the kernel log for reports; print the matching lines. Returns the
- * number of matches.
+ * Scan the kernel log for reports; print each report's first line and what
+ * follows it (its trace). Returns the number of reports.
  */
 static int scan_kernel_log(void)
 {
 	static const char * const patterns[] = {
-		"WARNING:", "BUG:", "Oops", "KASAN", "UBSAN",
+		"WARNING:", "BUG:", "kernel BUG at", "Oops", "KASAN", "UBSAN",
+		"list_add corruption", "list_del corruption",
 		"possible recursive locking", "possible circular locking",
 		"inconsistent lock state", "suspicious RCU usage",
 		"Call Trace", "rcu_sched self-detected stall",
 		"rcu: INFO:", "general protection fault", "Kernel panic",
 	};
 	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
-	int n, found = 0;
+	int n, found = 0, context = 0;
 	bool ignoring = false;
 	char *buf, *line, *save;
 	size_t i;
@@ -420,9 +424,19 @@ static int scan_kernel_log(void)
 		}
 		if (ignoring)
 			continue;
+		if (context) {
+			/* The rest of a report: its trace, up to its end. */
+			out("# kernel log:   %s\n", line);
+			if (strstr(line, "---[ end trace"))
+				context = 0;
+			else
+				context--;
+			continue;
+		}
 		for (i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
 			if (strstr(line, patterns[i])) {
 				out("# kernel log: %s\n", line);
+				context = REPORT_CONTEXT_LINES;
 				found++;
 				break;
 			}
@@ -444,6 +458,8 @@ int main(void)
 	console_on_stdio();
 	mount_fs("debugfs", "/sys/kernel/debug", "debugfs");
 	mount_fs("tmpfs", "/tmp", "tmpfs");
+	/* POSIX semaphores and shared memory (sem_open, shm_open) live here. */
+	mount_fs("tmpfs", "/dev/shm", "tmpfs");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	vendor = cmdline_get("harness.vendor", "host");

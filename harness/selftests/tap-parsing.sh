@@ -40,3 +40,9 @@ cp "$tmp/ok.tap" "$tmp/6.1/base@tcg.tap"
 EXPECT_DIR=$tmp/expect "$bin/report" "$tmp/6.1/base@tcg.tap" >"$tmp/report" || true
 expect_in "$tmp/report" "PASS(want fail)"
 expect_in "$tmp/report" "2 passed, 2 failed, 1 skipped"
+
+# The runs of the whole suite (NAME-suite.tap) make a table of their own.
+cp "$tmp/ok.tap" "$tmp/6.1/series@tcg-suite.tap"
+EXPECT_DIR=$tmp/expect "$bin/report" "$tmp/6.1/series@tcg.tap" "$tmp/6.1/series@tcg-suite.tap" >"$tmp/report" || true
+expect_in "$tmp/report" "== base 6.1, the whole x86 suite =="
+[ "$(grep -c '^== base 6.1' "$tmp/report")" -eq 2 ] || fail "the suite run shares the main table"

@@ -11,7 +11,7 @@ export VERSION KCONFIG EXTRA_PATCHES ACCEL
 # $(call one_base,TARGET): stop unless BASE names exactly one base.
 one_base = @[ $(words $(BASE)) -eq 1 ] || { echo "make $(1): pick one BASE= of: $(BASES)" >&2; exit 2; }
 
-.PHONY: all check run export discard mail packages shellcheck
+.PHONY: all check vmm-e2e run export discard mail packages shellcheck
 
 # The main job: each base's series kernel, its tests, the report.
 all: packages
@@ -21,6 +21,12 @@ all: packages
 # the runs in harness/matrix.
 check: packages
 	$(H)/check
+
+# End to end with QEMU as the VMM: a nested guest saved to a file and
+# restored with -incoming (harness/vmm-e2e-runs; also part of check).
+vmm-e2e:
+	$(H)/ensure-packages vmm
+	$(H)/test-vmm-e2e
 
 packages:
 	$(H)/ensure-packages $(if $(filter bochs,$(ACCEL)),bochs)

@@ -74,6 +74,20 @@ run_name() {
 	echo "$1@$2${KCONFIG:+-$KCONFIG}$([ "$3" = main ] || echo "-$3")"
 }
 
+# failed_tap TAP WHAT: write TAP as one failing test, WHAT, for a step
+# that could not produce results, so that the report shows it.
+failed_tap() {
+	mkdir -p "$(dirname "$1")"
+	printf 'TAP version 13\n1..1\nnot ok 1 %s\n' "$2" >"$1"
+}
+
+# fail_run TAP WHAT: a run that could not boot: failed_tap, print it, stop.
+fail_run() {
+	failed_tap "$1" "$2"
+	cat "$1"
+	exit 1
+}
+
 # timed LABEL CMD...: run CMD, then say how long it took.
 timed() {
 	label=$1

@@ -6,7 +6,7 @@ ACCEL ?= $(shell harness/bin/detect-accel)
 KERNEL ?= series
 H := harness/bin
 
-export VERSION KCONFIG EXTRA_PATCHES ACCEL
+export VERSION KCONFIG EXTRA_PATCHES ACCEL ARGS
 
 # $(call one_base,TARGET): stop unless BASE names exactly one base.
 one_base = @[ $(words $(BASE)) -eq 1 ] || { echo "make $(1): pick one BASE= of: $(BASES)" >&2; exit 2; }
@@ -32,7 +32,8 @@ packages:
 	$(H)/ensure-packages $(if $(filter bochs,$(ACCEL)),bochs)
 
 # One kernel, one program: make run BASE=6.1 KERNEL=base PROG=/path/to/static
-# or SELFTEST=/path/to/test.c (built against that base's selftest library).
+# or SELFTEST=/path/to/test.c (built against that base's selftest library),
+# with ARGS="..." as its arguments.
 run: packages
 	$(call one_base,run)
 	$(H)/run-one $(BASE) $(if $(EXTRA_PATCHES),extra,$(KERNEL)) $(ACCEL) "$(PROG)" "$(SELFTEST)"

@@ -54,4 +54,5 @@ discard:
 	rm -rf build/$(BASE)/src build/$(BASE)/src.stamp build/$(BASE)/obj
 
 shellcheck:
+	$(H)/ensure-packages check
 	shellcheck -x -s sh harness/bin/* harness/selftests/*.sh .ci/run

@@ -40,6 +40,9 @@
 #define MAX_TESTS	256
 #define LINE_MAX_LEN	1024
 
+/* How long a test killed at its timeout may take to die. */
+#define KILL_WAIT_S	30
+
 struct test {
 	char name[128];
 	char reason[256];	/* set for a "skip" line */
@@ -308,6 +311,62 @@ static int check_kvm(const char *want)
 	return 0;
 }
 
+/* The kernel's log buffer, NUL-terminated and malloc()ed; NULL on error. */
+static char *read_kernel_log(void)
+{
+	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf;
+	int n;
+
+	if (size <= 0)
+		return NULL;
+	buf = malloc(size + 1);
+	if (!buf)
+		return NULL;
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
+	buf[n < 0 ? 0 : n] = '\0';
+	return buf;
+}
+
+static void sysrq(char key)
+{
+	int fd = open("/proc/sysrq-trigger", O_WRONLY);
+
+	if (fd < 0 || write(fd, &key, 1) != 1)
+		out("# init: sysrq %c: %s\n", key, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * Reap a test killed at its timeout. One that SIGKILL does not end within
+ * KILL_WAIT_S is stuck in the kernel: print what the blocked tasks and the
+ * CPUs are doing (sysrq w and l, from the kernel log, which the console's
+ * log level hides) and leave it behind.
+ */
+static void reap_killed(pid_t pid, const char *name)
+{
+	char *log, *dump;
+	int i;
+
+	for (i = 0; i < KILL_WAIT_S * 10; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		usleep(100000);
+	}
+	out("# init: %s did not die %d s after SIGKILL, the kernel's view:\n",
+	    name, KILL_WAIT_S);
+	sysrq('w');
+	sysrq('l');
+	sleep(2);
+	log = read_kernel_log();
+	dump = log ? strstr(log, "sysrq: Show Blocked State") : NULL;
+	for (dump = dump ? strtok(dump, "\n") : NULL; dump;
+	     dump = strtok(NULL, "\n"))
+		out("# kernel log:   %s\n", dump);
+	free(log);
+}
+
 /*
  * Run one test with its output on the console behind "# ", killing it
  * when its time is up. Returns the wait status, or -1 on timeout.
@@ -345,7 +404,7 @@ static int run_test(struct test *t, double *secs)
 
 		if (left <= 0) {
 			kill(-pid, SIGKILL);
-			waitpid(pid, &status, 0);
+			reap_killed(pid, t->name);
 			status = -1;
 			break;
 		}
@@ -391,22 +450,15 @@ static int scan_kernel_log(void)
 		"inconsistent lock state", "suspicious RCU usage",
 		"Call Trace", "rcu_sched self-detected stall",
 		"rcu: INFO:", "general protection fault", "Kernel panic",
+		"blocked for more than",
 	};
-	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
-	int n, found = 0, context = 0;
+	char *buf = read_kernel_log(), *line, *save;
+	int found = 0, context = 0;
 	bool ignoring = false;
-	char *buf, *line, *save;
 	size_t i;
 
-	if (size <= 0)
-		return 0;
-	buf = malloc(size + 1);
 	if (!buf)
 		return 0;
-	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
-	if (n < 0)
-		n = 0;
-	buf[n] = '\0';
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (ignoring) {

@@ -28,3 +28,60 @@ status=0
 "$bin/console-to-tap" "$tmp/console" "$status" 15 >"$tmp/tap"
 expect_in "$tmp/tap" "not ok 999 guest-completed # the guest hung: killed after 15 s"
 expect_in "$tmp/tap" "#   # running spin (timeout 600 s)"
+
+# A guest wedged so that its own timeout cannot fire: two real-time threads
+# spin on both CPUs with the kernel's real-time throttling off, and /init
+# never runs again. boot-machine kills it once its console has been silent
+# for the test's timeout plus the machine's hang_margin, long before the
+# whole-guest limit, and the report names the test and shows the registers.
+cat >"$tmp/hog.c" <<'EOT'
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+static void *spin(void *arg)
+{
+	for (;;)
+		;
+	return arg;
+}
+
+int main(void)
+{
+	struct sched_param prio = { .sched_priority = 99 };
+	int fd = open("/proc/sys/kernel/sched_rt_runtime_us", O_WRONLY);
+	long i, cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_attr_t attr;
+	pthread_t thread;
+
+	if (fd < 0 || write(fd, "-1", 2) != 2)
+		return 1;
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+	pthread_attr_setschedparam(&attr, &prio);
+	for (i = 0; i < cpus; i++)
+		if (pthread_create(&thread, &attr, spin, NULL))
+			return 1;
+	for (;;)
+		pause();
+}
+EOT
+gcc -static -pthread -o "$tmp/bin/hog" "$tmp/hog.c"
+printf 'hog 3\n' >"$tmp/list"
+"$bin/make-initramfs" "$tmp/initrd" "$tmp/list" "$tmp/bin" "$kdir/modules"
+margin=$(sed -n 's/^hang_margin=//p' "$top/harness/machines/tcg.conf")
+t0=$(date +%s)
+status=0
+"$bin/boot-machine" tcg "$kdir/bzImage" "$tmp/initrd" "$tmp/console" 600 || status=$?
+secs=$(($(date +%s) - t0))
+[ "$status" -eq 124 ] || fail "boot-machine exited $status for a wedged guest, not 124"
+[ "$secs" -lt 300 ] || fail "the wedged guest was killed after $secs s, not after its silence ($((3 + margin)) s)"
+"$bin/console-to-tap" "$tmp/console" "$status" 600 >"$tmp/tap"
+expect_in "$tmp/tap" "not ok 998 hog # hung: no console output for"
+expect_in "$tmp/tap" "not ok 999 guest-completed # the guest hung: its console was silent for"
+expect_in "$tmp/tap" "#   # running hog (timeout 3 s)"
+expect_in "$tmp/tap" "# what the machine was doing"
+expect_in "$tmp/tap" "RIP="
+echo "the wedged guest was killed after $secs s (test timeout 3 s, margin $margin s)"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Importing a series and exporting it again reproduces patches/ byte for
 # byte, for every base; and a work tree holding work that is not in
-# patches/ is never overwritten when patches/ changes under it.
+# patches/ is never overwritten when patches/ changes under it. The import
+# is prepare-tree's, with only the files the series touches checked out.
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
@@ -9,7 +10,8 @@ set -eu
 cp -r "$top/harness" "$top/patches" "$tmp/"
 for base in $("$bin/valid-bases"); do
 	[ -f "$top/patches/$base/series" ] || continue
-	BUILD_DIR=$tmp/build "$tmp/harness/bin/prepare-tree" "$base"
+	BUILD_DIR=$tmp/build "$tmp/harness/bin/apply-series" --sparse "$base" \
+		"$tmp/build/$base/src" >/dev/null
 	BUILD_DIR=$tmp/build "$tmp/harness/bin/export-series" "$base" 2>/dev/null
 	diff -r "$top/patches/$base" "$tmp/patches/$base" ||
 		fail "patches/$base changed in the round trip"
@@ -20,7 +22,8 @@ done
 # to keep or drop the work.
 base=$("$bin/valid-bases" | cut -d' ' -f1)
 src=$tmp/build/$base/src
-echo "local work" >>"$src/README"
+file=$(sed -n 's|^+++ b/||p' "$top/patches/$base/$(head -n 1 "$top/patches/$base/series")" | head -n 1)
+echo "local work" >>"$src/$file"
 git -C "$src" -c user.name=T -c user.email=t@invalid commit -q -a -m "Local work"
 echo >>"$tmp/patches/$base/0000-cover-letter.patch"
 status=0

@@ -25,7 +25,9 @@
  *	save at once, restore with -incoming defer and migrate_incoming, and
  *	read the destination vCPU's TSC offset in the test guest's debugfs
  *	before and after: the restored TSC was discarded when the offset
- *	stayed the one the vCPU got at creation.
+ *	stayed the one the vCPU got at creation. On a test kernel with KVM's
+ *	tracepoints (KCONFIG=trace), it also prints every TSC offset KVM
+ *	wrote meanwhile (kvm_write_tsc_offset): which writes QEMU made, when.
  *
  * Prints TAP result lines "ok N vmm-e2e/NAME # ..." (the harness's init
  * relays them behind "# "; console-to-tap --lift vmm-e2e/ makes them results)
@@ -739,6 +741,35 @@ static double host_tsc_hz(void)
 	return (__rdtsc() - c0) / (now() - t0);
 }
 
+#define TSC_WRITE_EVENT "/sys/kernel/debug/tracing/events/kvm/kvm_write_tsc_offset/enable"
+#define TRACE_FILE "/sys/kernel/debug/tracing/trace"
+
+/*
+ * On a test kernel with KVM's tracepoints (KCONFIG=trace): every TSC write
+ * QEMU makes, KVM's and ours alike, from start to print_tsc_writes().
+ */
+static void trace_tsc_writes(void)
+{
+	FILE *f = fopen(TSC_WRITE_EVENT, "w");
+
+	if (f && fputs("1", f) >= 0 && !fclose(f))
+		note("tracing KVM's TSC writes");
+	else if (f)
+		fclose(f);
+}
+
+static void print_tsc_writes(void)
+{
+	FILE *f = fopen(TRACE_FILE, "r");
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "kvm_write_tsc_offset"))
+			note("trace: %s", strtok(line, "\n"));
+	if (f)
+		fclose(f);
+}
+
 /*
  * The restore within a second of the VM's start. The source runs with -S
  * (its TSC counts from its creation), is saved at once, and restored into a
@@ -755,6 +786,7 @@ static void restore_within_a_second(const char *kernel, const char *initrd)
 	struct vmm v = { 0 };
 	long qemu_ms;
 
+	trace_tsc_writes();
 	if (!start_qemu(&v, 0, kernel, initrd, "-S", NULL) ||
 	    !wait_vcpu0(&v, "tsc-offset", &src_off)) {
 		show_tail("QEMU's output", v.err);
@@ -785,6 +817,7 @@ static void restore_within_a_second(const char *kernel, const char *initrd)
 	}
 	kill_qemu(&v);
 	stop_qemu(&v);
+	print_tsc_writes();
 	/*
 	 * The saved TSC lies between the source's TSC when the save began and
 	 * when it ended. Restored, the TSC reads that value plus the time since

@@ -15,7 +15,7 @@ must_fail() {
 	expect_in "$tmp/out" "$text"
 }
 
-must_fail "unknown BASE '5.4'; valid: 6.1 6.12" "$bin/fetch-base" 5.4
+must_fail "unknown BASE '5.4'; valid: 6.1 7.3" "$bin/fetch-base" 5.4
 must_fail "unknown ACCEL 'xen'; valid: " "$bin/run-tests" 6.1 series xen
 must_fail "unknown KERNEL 'nope'; valid: series base mutant-NAME extra" "$bin/kernel-image" 6.1 nope
 must_fail "no such patch: $tmp/none.patch" "$bin/apply-series" 6.1 "$tmp/tree" "$tmp/none.patch"

@@ -24,17 +24,17 @@ expect_in "$tmp/plain.tap" "# ok 2 vmm-e2e/cycle-1"
 expect_in "$tmp/plain.tap" "not ok 2 vmm-save-restore"
 
 # The report sees one row a cycle.
-mkdir -p "$tmp/6.12"
-cp "$tmp/lifted.tap" "$tmp/6.12/vmm-e2e-series@tcg-vmm.tap"
-"$bin/report" "$tmp/6.12/vmm-e2e-series@tcg-vmm.tap" >"$tmp/report" || true
+mkdir -p "$tmp/7.3"
+cp "$tmp/lifted.tap" "$tmp/7.3/vmm-e2e-series@tcg-vmm.tap"
+"$bin/report" "$tmp/7.3/vmm-e2e-series@tcg-vmm.tap" >"$tmp/report" || true
 expect_in "$tmp/report" "vmm-e2e/cycle-2"
 expect_in "$tmp/report" "4 passed, 2 failed, 0 skipped"
 
-if "$bin/run-vmm-e2e" 6.12 >"$tmp/out" 2>&1; then
+if "$bin/run-vmm-e2e" 7.3 >"$tmp/out" 2>&1; then
 	fail "run-vmm-e2e ran without a kernel"
 fi
 expect_in "$tmp/out" "usage: run-vmm-e2e [--within-1s] BASE KERNEL [MACHINE]"
-if "$bin/run-vmm-e2e" 6.12 series xen >"$tmp/out" 2>&1; then
+if "$bin/run-vmm-e2e" 7.3 series xen >"$tmp/out" 2>&1; then
 	fail "run-vmm-e2e ran on an unknown machine"
 fi
 expect_in "$tmp/out" "unknown ACCEL 'xen'"

@@ -43,7 +43,7 @@ export:
 	$(call one_base,export)
 	$(H)/export-series $(BASE)
 
-# The recipients (get_maintainer.pl) and the git send-email command; never sends.
+# The mailed series as mails, with b4 (build/BASE/mail); never sends.
 mail:
 	$(call one_base,mail)
 	$(H)/mail-series $(BASE)

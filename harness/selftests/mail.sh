@@ -23,6 +23,19 @@ for base in $("$bin/valid-bases"); do
 
 	GIT_CONFIG_GLOBAL=$tmp/me "$bin/mail-series" "$base" >"$tmp/out"
 	mail=$build/$base/mail
+	if grep -qx 'mail=request' "$dir/base.conf"; then
+		# A stable request naming the commits: one mail, no patch.
+		[ "$(find "$mail" -name '*.eml' | wc -l)" -eq 1 ] ||
+			fail "$base: a request is one mail"
+		eml=$mail/0000-request.eml
+		expect_in "$eml" "From: A Sender <sender@example.org>"
+		expect_in "$eml" "To: $(sed -n 's/^mail_to=//p' "$dir/base.conf")"
+		expect_in "$eml" "[$(sed -n 's/^mail_prefix=//p' "$dir/base.conf")]"
+		grep -q -e 'r-seed-5aa32317' -e '^diff --git' "$eml" &&
+			fail "$eml names the placeholder or carries a patch"
+		echo "$base: a stable request written as a mail in the sender's name"
+		continue
+	fi
 	mailed=$(grep -v -e '^#' -e '^$' -e / "$dir/series")
 	# A cover letter, unless one patch is mailed: b4 then puts the cover
 	# letter's text below the patch's '---'.

@@ -17,7 +17,7 @@ must_fail() {
 
 must_fail "unknown BASE '5.4'; valid: 6.1 7.3" "$bin/fetch-base" 5.4
 must_fail "unknown ACCEL 'xen'; valid: " "$bin/run-tests" 6.1 series xen
-must_fail "unknown KERNEL 'nope'; valid: series base mutant-NAME extra" "$bin/kernel-image" 6.1 nope
+must_fail "unknown KERNEL 'nope'; valid: series base mailed mutant-NAME extra extra-bare" "$bin/kernel-image" 6.1 nope
 must_fail "no such patch: $tmp/none.patch" "$bin/apply-series" 6.1 "$tmp/tree" "$tmp/none.patch"
 
 printf 'x86_64/not_a_test 10\n' >"$tmp/list"

@@ -27,6 +27,12 @@ base_conf() {
 	echo "$top/patches/$1/base.conf"
 }
 
+# mailed_patches BASE: the mailed patches of patches/BASE, one path a line,
+# in order: the series entries outside patches/BASE/proof.
+mailed_patches() {
+	grep -v -e '^#' -e '^$' -e / "$top/patches/$1/series" | sed "s|^|$top/patches/$1/|"
+}
+
 valid_bases() {
 	for f in "$top"/patches/*/base.conf; do
 		basename "$(dirname "$f")"

@@ -141,3 +141,32 @@ fixed_identity() {
 	export GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_AUTHOR_DATE
 	export GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL GIT_COMMITTER_DATE
 }
+
+# Runs in a pipeline (test-matrix, test-vmm-e2e): a run is prepared (its
+# kernel built, on both cores, niced) while the run before it boots (one
+# core: TCG and bochs are single-threaded), one boot at a time.
+# pipeline_prepare PROGRAM ARGS...: PROGRAM --prepare ARGS, niced so that
+# the guest that boots meanwhile keeps its core.
+pipeline_prepare() {
+	pp_prog=$1
+	shift
+	nice -n 10 "$top/harness/bin/$pp_prog" --prepare "$@"
+}
+
+# pipeline_boot RUN: boot RUN (see boot-run) in the background once the
+# boot before it has ended.
+pipeline_boot() {
+	pipeline_wait
+	"$top/harness/bin/boot-run" "$1" </dev/null >/dev/null &
+	pipeline_pid=$!
+	pipeline_run=$1
+}
+
+# pipeline_wait: wait for the boot in the background, if any; print its TAP.
+pipeline_pid=
+pipeline_wait() {
+	[ -n "$pipeline_pid" ] || return 0
+	wait "$pipeline_pid" || true
+	pipeline_pid=
+	cat "$(conf_get "$pipeline_run/boot.conf" tap)"
+}

@@ -2,6 +2,7 @@
 # The README's set-up and main path pass in a minimal Debian 12 root that
 # holds only what a fresh machine of ours has (harness/bin/fresh-root):
 # no package the harness runs is missing from ensure-packages.
+# harness: background
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"

@@ -33,7 +33,7 @@ expect_in "$tmp/report" "4 passed, 2 failed, 0 skipped"
 if "$bin/run-vmm-e2e" 7.3 >"$tmp/out" 2>&1; then
 	fail "run-vmm-e2e ran without a kernel"
 fi
-expect_in "$tmp/out" "usage: run-vmm-e2e [--within-1s] BASE KERNEL [MACHINE]"
+expect_in "$tmp/out" "usage: run-vmm-e2e [--prepare] [--within-1s] BASE KERNEL [MACHINE]"
 if "$bin/run-vmm-e2e" 7.3 series xen >"$tmp/out" 2>&1; then
 	fail "run-vmm-e2e ran on an unknown machine"
 fi

@@ -94,6 +94,17 @@ fail_run() {
 	exit 1
 }
 
+# kernel_build_lock: wait until no other kernel build runs on this machine,
+# then hold the machine-wide lock (on fd 9) until this program exits.
+kernel_build_lock() {
+	mkdir -p "$cache"
+	exec 9>"$cache/kernel-build.lock"
+	if ! flock -n 9; then
+		say "waiting for another kernel build to finish"
+		flock 9
+	fi
+}
+
 # timed LABEL CMD...: run CMD, then say how long it took.
 timed() {
 	label=$1

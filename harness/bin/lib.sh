@@ -94,15 +94,20 @@ fail_run() {
 	exit 1
 }
 
-# kernel_build_lock: wait until no other kernel build runs on this machine,
-# then hold the machine-wide lock (on fd 9) until this program exits.
-kernel_build_lock() {
-	mkdir -p "$cache"
-	exec 9>"$cache/kernel-build.lock"
+# hold_lock FILE WHAT: wait until nobody else holds the lock FILE (saying
+# that it waits for WHAT), then hold it on fd 9 until this program exits.
+hold_lock() {
+	mkdir -p "$(dirname "$1")"
+	exec 9>"$1"
 	if ! flock -n 9; then
-		say "waiting for another kernel build to finish"
+		say "waiting for $2"
 		flock 9
 	fi
+}
+
+# kernel_build_lock: one kernel build at a time on this machine.
+kernel_build_lock() {
+	hold_lock "$cache/kernel-build.lock" "another kernel build to finish"
 }
 
 # timed LABEL CMD...: run CMD, then say how long it took.

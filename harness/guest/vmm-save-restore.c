@@ -522,7 +522,18 @@ static bool save_and_quit(struct vmm *v, long *downtime_ms, double *t_saved,
 		     sizeof(reply), MIGRATE_TIMEOUT) ||
 	    !monitor_until(v, "info migrate", "Migration status: completed",
 			   MIGRATE_TIMEOUT, reply, sizeof(reply))) {
-		snprintf(why, size, "the save did not complete: %.300s", reply);
+		/* Say why: QEMU gone, or the status it last gave. */
+		char dead[64] = "QEMU is gone";
+		const char *st = strstr(reply, "Migration status:");
+
+		show_tail("QEMU's output", v->err);
+		if (!qemu_alive(v, dead, sizeof(dead)))
+			snprintf(why, size, "the save did not complete: %s", dead);
+		else if (st)
+			snprintf(why, size, "the save did not complete: %.*s",
+				 (int)strcspn(st, "\r\n"), st);
+		else
+			snprintf(why, size, "the save did not complete: no migration status in QEMU's reply");
 		return false;
 	}
 	*t_saved = now();

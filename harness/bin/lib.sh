@@ -20,6 +20,34 @@ conf_get() {
 	sed -n "s/^$2=//p" "$1" | tail -n 1
 }
 
+# archive_uri SUITE: the first URI of a host apt source of Debian's main
+# archive (for a -security suite, of the security archive), from
+# sources.list and sources.list.d in one-line or deb822 form.
+archive_uri() {
+	case $1 in *-security) want=security ;; *) want=main ;; esac
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		/etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] && cat "$f" && echo
+	done | awk -v want="$want" '
+		function pick(uri, suites) {
+			n = split(suites, s, " ")
+			for (i = 1; i <= n; i++)
+				if ((want == "security") == (s[i] ~ /-security$/)) {
+					print uri
+					exit
+				}
+		}
+		/^[ \t]*#/ { next }
+		/^deb(-src)? / {
+			sub(/\[[^]]*\] /, "")
+			pick($2, $3)
+			next
+		}
+		/^URIs:/ { uri = $2 }
+		/^Suites:/ { suites = $0; sub(/^Suites:[ \t]*/, "", suites) }
+		/^[ \t]*$/ { if (uri != "") pick(uri, suites); uri = ""; suites = "" }'
+}
+
 # base_conf BASE: the pin record of a base; dies listing the valid ones.
 base_conf() {
 	[ -f "$top/patches/$1/base.conf" ] ||

@@ -29,3 +29,11 @@ must_fail "test program missing: $tmp/bin/x86_64/not_a_test" \
 printf -- '--- a/Makefile\n+++ b/Makefile\n@@ -1,1 +1,1 @@\n-no such line\n+x\n' >"$tmp/bad.diff"
 must_fail "patch does not apply: $tmp/bad.diff" "$bin/apply-series" --bare 6.1 "$tmp/tree" "$tmp/bad.diff"
 expect_in "$tmp/out" "error: patch failed: Makefile:1"
+
+# A sparse source whose checksum is not the pinned one is refused.
+mkdir -p "$tmp/t/harness"
+cp -r "$top/harness/bin" "$tmp/t/harness/"
+sed 's/^sha256=.*/sha256=0000000000000000000000000000000000000000000000000000000000000000/' \
+	"$top/harness/sparse.conf" >"$tmp/t/harness/sparse.conf"
+must_fail "does not have the SHA-256 that harness/sparse.conf pins" \
+	env CACHE_DIR="$tmp/cache" "$tmp/t/harness/bin/build-sparse"

@@ -55,10 +55,15 @@ base_conf() {
 	echo "$top/patches/$1/base.conf"
 }
 
-# mailed_patches BASE: the mailed patches of patches/BASE, one path a line,
-# in order: the series entries outside patches/BASE/proof.
+# mailed_patches BASE: the patches that patches/BASE mails, or that its
+# stable request names (mail=request), one path a line, in order: the first
+# mailed=N entries of its series, or without mailed= those outside
+# patches/BASE/proof.
 mailed_patches() {
-	grep -v -e '^#' -e '^$' -e / "$top/patches/$1/series" | sed "s|^|$top/patches/$1/|"
+	mp_n=$(conf_get "$top/patches/$1/base.conf" mailed)
+	grep -v -e '^#' -e '^$' "$top/patches/$1/series" |
+		if [ -n "$mp_n" ]; then head -n "$mp_n"; else grep -v /; fi |
+		sed "s|^|$top/patches/$1/|"
 }
 
 valid_bases() {

@@ -51,7 +51,7 @@ mail:
 # Throw the work tree and its objects away; the next make imports anew.
 discard:
 	$(call one_base,discard)
-	rm -rf build/$(BASE)/src build/$(BASE)/src.stamp build/$(BASE)/obj
+	rm -rf build/$(BASE)/src build/$(BASE)/src.stamp
 
 shellcheck:
 	$(H)/ensure-packages check

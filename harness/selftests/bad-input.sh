@@ -27,7 +27,7 @@ must_fail "test program missing: $tmp/bin/x86_64/not_a_test" \
 
 # A patch that does not apply is named, with git's message.
 printf -- '--- a/Makefile\n+++ b/Makefile\n@@ -1,1 +1,1 @@\n-no such line\n+x\n' >"$tmp/bad.diff"
-must_fail "patch does not apply: $tmp/bad.diff" "$bin/apply-series" --bare 6.1 "$tmp/tree" "$tmp/bad.diff"
+must_fail "patch does not apply: $tmp/bad.diff" "$bin/apply-series" --bare --sparse 6.1 "$tmp/tree" "$tmp/bad.diff"
 expect_in "$tmp/out" "error: patch failed: Makefile:1"
 
 # A sparse source whose checksum is not the pinned one is refused.

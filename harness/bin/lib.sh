@@ -191,31 +191,56 @@ fixed_identity() {
 	export GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL GIT_COMMITTER_DATE
 }
 
-# Runs in a pipeline (test-matrix, test-vmm-e2e): a run is prepared (its
-# kernel built, on both cores, niced) while the run before it boots (one
-# core: TCG and bochs are single-threaded), one boot at a time.
-# pipeline_prepare PROGRAM ARGS...: PROGRAM --prepare ARGS, niced so that
-# the guest that boots meanwhile keeps its core.
+# pipeline COUNT: runs 1 to COUNT (test-matrix, test-vmm-e2e), each
+# prepared by the caller's function prepare_run I (its kernel built, its
+# initramfs packed) and booted (pipeline_boot) from the directory that the
+# caller's function run_dir I prints. One process prepares the runs one
+# after another, niced so that a booting guest keeps its core, as far ahead
+# of the boots as it gets: a kernel built anew (500 s cold, on both cores)
+# goes on while the runs prepared before it boot. The guests boot one at a
+# time (TCG and bochs are single-threaded: a second guest would take the
+# build's core), in order, each once its run is prepared; a run that could
+# not be prepared is not booted. Prints the output of each preparation and
+# the TAP of each boot, in order.
+pipeline() {
+	pl_q=$(mktemp -d)
+	(
+		trap 'touch "$pl_q/done"' EXIT
+		i=0
+		while [ "$i" -lt "$1" ]; do
+			i=$((i + 1))
+			status=0
+			prepare_run "$i" >"$pl_q/$i.out" </dev/null || status=$?
+			echo "$status" >"$pl_q/$i.tmp"
+			mv "$pl_q/$i.tmp" "$pl_q/$i.status"
+		done
+	) &
+	pl_pid=$!
+	i=0
+	while [ "$i" -lt "$1" ]; do
+		i=$((i + 1))
+		while [ ! -f "$pl_q/$i.status" ] && [ ! -f "$pl_q/done" ] &&
+			kill -0 "$pl_pid" 2>/dev/null; do
+			sleep 1
+		done
+		cat "$pl_q/$i.out" 2>/dev/null || true
+		[ "$(cat "$pl_q/$i.status" 2>/dev/null)" = 0 ] || continue
+		pipeline_boot "$(run_dir "$i")"
+	done
+	wait "$pl_pid" || true
+	rm -rf "$pl_q"
+}
+
+# pipeline_boot RUN: boot RUN (see boot-run); print its TAP.
+pipeline_boot() {
+	"$top/harness/bin/boot-run" "$1" </dev/null >/dev/null || true
+	cat "$(conf_get "$1/boot.conf" tap)"
+}
+
+# pipeline_prepare PROGRAM ARGS...: PROGRAM --prepare ARGS, niced (for a
+# prepare_run).
 pipeline_prepare() {
 	pp_prog=$1
 	shift
 	nice -n 10 "$top/harness/bin/$pp_prog" --prepare "$@"
-}
-
-# pipeline_boot RUN: boot RUN (see boot-run) in the background once the
-# boot before it has ended.
-pipeline_boot() {
-	pipeline_wait
-	"$top/harness/bin/boot-run" "$1" </dev/null >/dev/null &
-	pipeline_pid=$!
-	pipeline_run=$1
-}
-
-# pipeline_wait: wait for the boot in the background, if any; print its TAP.
-pipeline_pid=
-pipeline_wait() {
-	[ -n "$pipeline_pid" ] || return 0
-	wait "$pipeline_pid" || true
-	pipeline_pid=
-	cat "$(conf_get "$pipeline_run/boot.conf" tap)"
 }

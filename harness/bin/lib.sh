@@ -193,48 +193,113 @@ fixed_identity() {
 
 # pipeline COUNT: runs 1 to COUNT (test-matrix, test-vmm-e2e), each
 # prepared by the caller's function prepare_run I (its kernel built, its
-# initramfs packed) and booted (pipeline_boot) from the directory that the
-# caller's function run_dir I prints. One process prepares the runs one
-# after another, niced so that a booting guest keeps its core, as far ahead
-# of the boots as it gets: a kernel built anew (500 s cold, on both cores)
-# goes on while the runs prepared before it boot. The guests boot one at a
-# time (TCG and bochs are single-threaded: a second guest would take the
-# build's core), in order, each once its run is prepared; a run that could
-# not be prepared is not booted. Prints the output of each preparation and
-# the TAP of each boot, in order.
+# initramfs packed) in the directory that the caller's run_dir I prints, and
+# booted from there (pipeline_boot), its TAP going to the file that the
+# caller's run_tap I prints. One process prepares the runs one after
+# another, niced so that a booting guest keeps its core, as far ahead of the
+# boots as it gets: a kernel built anew (500 s cold, on both cores) goes on
+# while the runs prepared before it boot. The guests boot one at a time
+# (TCG and bochs are single-threaded: a second guest would take the build's
+# core), in order, each once its run is prepared. A run that could not be
+# prepared is not booted, and its TAP says so; a run whose directory an
+# earlier run has is left out. Prints on stdout what each preparation
+# printed and the TAP of each boot, in order; the progress lines (stderr)
+# come as they happen. Stopped or interrupted, it stops the preparation.
 pipeline() {
 	pl_q=$(mktemp -d)
+	pl_i=0
+	while [ "$pl_i" -lt "$1" ]; do
+		pl_i=$((pl_i + 1))
+		pl_dir=$(run_dir "$pl_i")
+		if grep -qxF -- "$pl_dir" "$pl_q/dirs" 2>/dev/null; then
+			say "left out: run $pl_i is in the list twice ($pl_dir)"
+			touch "$pl_q/$pl_i.twice"
+		fi
+		echo "$pl_dir" >>"$pl_q/dirs"
+		# No TAP of an earlier pipeline stands for this one's.
+		[ -f "$pl_q/$pl_i.twice" ] || rm -f "$(run_tap "$pl_i")"
+	done
 	(
 		trap 'touch "$pl_q/done"' EXIT
-		i=0
-		while [ "$i" -lt "$1" ]; do
-			i=$((i + 1))
-			status=0
-			prepare_run "$i" >"$pl_q/$i.out" </dev/null || status=$?
-			echo "$status" >"$pl_q/$i.tmp"
-			mv "$pl_q/$i.tmp" "$pl_q/$i.status"
+		pl_i=0
+		while [ "$pl_i" -lt "$1" ]; do
+			pl_i=$((pl_i + 1))
+			[ ! -f "$pl_q/$pl_i.twice" ] || continue
+			pl_status=0
+			prepare_run "$pl_i" >"$pl_q/$pl_i.out" </dev/null || pl_status=$?
+			echo "$pl_status" >"$pl_q/$pl_i.tmp"
+			mv "$pl_q/$pl_i.tmp" "$pl_q/$pl_i.status"
 		done
 	) &
 	pl_pid=$!
-	i=0
-	while [ "$i" -lt "$1" ]; do
-		i=$((i + 1))
-		while [ ! -f "$pl_q/$i.status" ] && [ ! -f "$pl_q/done" ] &&
+	# A background list ignores SIGINT: stop it and what it runs when this
+	# ends early.
+	trap 'kill_tree "$pl_pid"; rm -rf "$pl_q"' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+	pl_i=0
+	while [ "$pl_i" -lt "$1" ]; do
+		pl_i=$((pl_i + 1))
+		[ ! -f "$pl_q/$pl_i.twice" ] || continue
+		while [ ! -f "$pl_q/$pl_i.status" ] && [ ! -f "$pl_q/done" ] &&
 			kill -0 "$pl_pid" 2>/dev/null; do
 			sleep 1
 		done
-		cat "$pl_q/$i.out" 2>/dev/null || true
-		[ "$(cat "$pl_q/$i.status" 2>/dev/null)" = 0 ] || continue
-		pipeline_boot "$(run_dir "$i")"
+		cat "$pl_q/$pl_i.out" 2>/dev/null || true
+		pl_status=$(cat "$pl_q/$pl_i.status" 2>/dev/null || echo none)
+		if [ "$pl_status" = 0 ]; then
+			pipeline_boot "$(run_dir "$pl_i")" "$(run_tap "$pl_i")"
+		elif [ ! -s "$(run_tap "$pl_i")" ]; then
+			# What prepare_run did not report itself.
+			if [ "$pl_status" = none ]; then
+				failed_tap "$(run_tap "$pl_i")" "prepare # the preparation stopped before this run"
+			else
+				failed_tap "$(run_tap "$pl_i")" "prepare # exit $pl_status, see above"
+			fi
+			cat "$(run_tap "$pl_i")"
+		fi
 	done
 	wait "$pl_pid" || true
+	trap - EXIT INT TERM HUP
 	rm -rf "$pl_q"
 }
 
-# pipeline_boot RUN: boot RUN (see boot-run); print its TAP.
+# pipeline_boot RUN TAP: boot RUN (see boot-run), which writes TAP; print it.
 pipeline_boot() {
 	"$top/harness/bin/boot-run" "$1" </dev/null >/dev/null || true
-	cat "$(conf_get "$1/boot.conf" tap)"
+	[ -s "$2" ] || failed_tap "$2" "boot-run # no results, see above"
+	cat "$2"
+}
+
+# kill_tree PID: stop PID and every process below it (SIGTERM). They are
+# stopped first, until no new one shows up, so that none forks away.
+kill_tree() {
+	kt_all=
+	kt_new=$1
+	while [ -n "$kt_new" ]; do
+		# shellcheck disable=SC2086 # process ids
+		kill -STOP $kt_new 2>/dev/null || true
+		kt_all="$kt_all $kt_new"
+		kt_new=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v all="$kt_all" '
+			BEGIN { n = split(all, a, " "); for (i = 1; i <= n; i++) seen[a[i]] = 1 }
+			{ pid = $1; sub(/.*\) /, ""); parent[pid] = $2 }
+			END {
+				do {
+					more = 0
+					for (p in parent)
+						if (!(p in seen) && (parent[p] in seen)) {
+							seen[p] = 1
+							print p
+							more = 1
+						}
+				} while (more)
+			}')
+	done
+	# shellcheck disable=SC2086 # process ids
+	kill -TERM $kt_all 2>/dev/null || true
+	# shellcheck disable=SC2086 # process ids
+	kill -CONT $kt_all 2>/dev/null || true
 }
 
 # pipeline_prepare PROGRAM ARGS...: PROGRAM --prepare ARGS, niced (for a

@@ -196,16 +196,15 @@ fixed_identity() {
 # initramfs packed) in the directory that the caller's run_dir I prints, and
 # booted from there (pipeline_boot), its TAP going to the file that the
 # caller's run_tap I prints. One process prepares the runs one after
-# another, niced, as far ahead of the boots as it gets: a kernel built anew
-# (500 s cold, on all CPUs) goes on while the runs prepared before it boot.
-# The guests boot one at a time (TCG and bochs are single-threaded: a
-# second guest would take the build's CPU), in order, each once its run is
-# prepared, on the last CPU, which the preparation leaves to the guest
-# while it boots. A run that could not be prepared is not booted, and its
-# TAP says so; a run whose directory an earlier run has is left out. Prints
-# on stdout what each preparation printed and the TAP of each boot, in
-# order; the progress lines (stderr) come as they happen. Stopped or
-# interrupted, it stops the preparation.
+# another, niced so that a booting guest keeps its core, as far ahead of the
+# boots as it gets: a kernel built anew (500 s cold, on both cores) goes on
+# while the runs prepared before it boot. The guests boot one at a time
+# (TCG and bochs are single-threaded: a second guest would take the build's
+# core), in order, each once its run is prepared. A run that could not be
+# prepared is not booted, and its TAP says so; a run whose directory an
+# earlier run has is left out. Prints on stdout what each preparation
+# printed and the TAP of each boot, in order; the progress lines (stderr)
+# come as they happen. Stopped or interrupted, it stops the preparation.
 pipeline() {
 	pl_q=$(mktemp -d)
 	pl_i=0
@@ -233,8 +232,6 @@ pipeline() {
 		done
 	) &
 	pl_pid=$!
-	pl_boot_cpu=$(($(nproc) - 1))
-	[ "$pl_boot_cpu" -gt 0 ] || pl_boot_cpu=
 	# A background list ignores SIGINT: stop it and what it runs when this
 	# ends early.
 	trap 'kill_tree "$pl_pid"; rm -rf "$pl_q"' EXIT
@@ -252,14 +249,7 @@ pipeline() {
 		cat "$pl_q/$pl_i.out" 2>/dev/null || true
 		pl_status=$(cat "$pl_q/$pl_i.status" 2>/dev/null || echo none)
 		if [ "$pl_status" = 0 ]; then
-			# The guest gets the last CPU to itself: the preparation
-			# moves to the others while it boots. Niced, it would still
-			# take the guest's CPU for a few milliseconds now and then,
-			# enough for an upstream timing test (hyperv_clock: the TSC
-			# against the reference counter, within 1 %) to fail.
-			[ -z "$pl_boot_cpu" ] || pin_tree "0-$((pl_boot_cpu - 1))" "$pl_pid"
 			pipeline_boot "$(run_dir "$pl_i")" "$(run_tap "$pl_i")"
-			[ -z "$pl_boot_cpu" ] || pin_tree "0-$pl_boot_cpu" "$pl_pid"
 		elif [ ! -s "$(run_tap "$pl_i")" ]; then
 			# What prepare_run did not report itself.
 			if [ "$pl_status" = none ]; then
@@ -275,26 +265,23 @@ pipeline() {
 	rm -rf "$pl_q"
 }
 
-# pipeline_boot RUN TAP: boot RUN (see boot-run), which writes TAP, on the
-# CPU $pl_boot_cpu when set; print the TAP.
+# pipeline_boot RUN TAP: boot RUN (see boot-run), which writes TAP; print it.
 pipeline_boot() {
-	${pl_boot_cpu:+taskset -c "$pl_boot_cpu"} "$top/harness/bin/boot-run" "$1" </dev/null >/dev/null || true
+	"$top/harness/bin/boot-run" "$1" </dev/null >/dev/null || true
 	[ -s "$2" ] || failed_tap "$2" "boot-run # no results, see above"
 	cat "$2"
 }
 
-# each_below PID COMMAND...: COMMAND P for PID and for each process P below
-# it, then for each that shows up meanwhile, until none does. Prints them.
-each_below() {
-	eb_new=$1
-	shift
-	eb_all=
-	while [ -n "$eb_new" ]; do
-		for eb_p in $eb_new; do
-			"$@" "$eb_p" >/dev/null 2>&1 || true
-		done
-		eb_all="$eb_all $eb_new"
-		eb_new=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v all="$eb_all" '
+# kill_tree PID: stop PID and every process below it (SIGTERM). They are
+# stopped first, until no new one shows up, so that none forks away.
+kill_tree() {
+	kt_all=
+	kt_new=$1
+	while [ -n "$kt_new" ]; do
+		# shellcheck disable=SC2086 # process ids
+		kill -STOP $kt_new 2>/dev/null || true
+		kt_all="$kt_all $kt_new"
+		kt_new=$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v all="$kt_all" '
 			BEGIN { n = split(all, a, " "); for (i = 1; i <= n; i++) seen[a[i]] = 1 }
 			{ pid = $1; sub(/.*\) /, ""); parent[pid] = $2 }
 			END {
@@ -309,23 +296,10 @@ each_below() {
 				} while (more)
 			}')
 	done
-	echo "$eb_all"
-}
-
-# kill_tree PID: stop PID and every process below it (SIGTERM). They are
-# stopped first, so that none forks away.
-kill_tree() {
-	kt_all=$(each_below "$1" kill -STOP)
 	# shellcheck disable=SC2086 # process ids
 	kill -TERM $kt_all 2>/dev/null || true
 	# shellcheck disable=SC2086 # process ids
 	kill -CONT $kt_all 2>/dev/null || true
-}
-
-# pin_tree CPUS PID: PID and every process below it, and what they start
-# from then on, run on CPUS (a taskset list) only.
-pin_tree() {
-	each_below "$2" taskset -a -p -c "$1" >/dev/null
 }
 
 # pipeline_prepare PROGRAM ARGS...: PROGRAM --prepare ARGS, niced (for a

@@ -205,7 +205,7 @@ fixed_identity() {
 # earlier run has is left out. Prints on stdout what each preparation
 # printed and the TAP of each boot, in order; the progress lines (stderr)
 # come as they happen. Stopped or interrupted, it stops the preparation.
-pipeline() {
+pipeline() (
 	pl_q=$(mktemp -d)
 	pl_i=0
 	while [ "$pl_i" -lt "$1" ]; do
@@ -233,8 +233,8 @@ pipeline() {
 	) &
 	pl_pid=$!
 	# A background list ignores SIGINT: stop it and what it runs when this
-	# ends early.
-	trap 'kill_tree "$pl_pid"; rm -rf "$pl_q"' EXIT
+	# ends early (not once it has ended: its number may be another's).
+	trap '[ -f "$pl_q/done" ] || kill_tree "$pl_pid"; rm -rf "$pl_q"' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	trap 'exit 129' HUP
@@ -261,9 +261,7 @@ pipeline() {
 		fi
 	done
 	wait "$pl_pid" || true
-	trap - EXIT INT TERM HUP
-	rm -rf "$pl_q"
-}
+)
 
 # pipeline_boot RUN TAP: boot RUN (see boot-run), which writes TAP; print it.
 pipeline_boot() {

@@ -193,9 +193,9 @@ fixed_identity() {
 
 # pipeline COUNT: runs 1 to COUNT (test-matrix, test-vmm-e2e), each
 # prepared by the caller's function prepare_run I (its kernel built, its
-# initramfs packed) in the directory that the caller's run_dir I prints, and
-# booted from there (pipeline_boot), its TAP going to the file that the
-# caller's run_tap I prints. One process prepares the runs one after
+# initramfs packed) in the directory that run_dir I prints, and booted
+# from there (pipeline_boot), its TAP going to the file that run_tap I
+# prints. One process prepares the runs one after
 # another, niced so that a booting guest keeps its core, as far ahead of the
 # boots as it gets: a kernel built anew (500 s cold, on both cores) goes on
 # while the runs prepared before it boot. The guests boot one at a time
@@ -205,6 +205,7 @@ fixed_identity() {
 # earlier run has is left out. Prints on stdout what each preparation
 # printed and the TAP of each boot, in order; the progress lines (stderr)
 # come as they happen. Stopped or interrupted, it stops the preparation.
+# Runs in a subshell: the caller's variables and traps stay as they were.
 pipeline() (
 	pl_q=$(mktemp -d)
 	pl_i=0
@@ -262,6 +263,32 @@ pipeline() (
 	done
 	wait "$pl_pid" || true
 )
+
+# run_dir I, run_tap I: the directory and the TAP file of the I-th run of a
+# pipeline, from the caller's parse_run I (which sets base and name).
+run_dir() {
+	parse_run "$1"
+	# shellcheck disable=SC2154 # set by the caller's parse_run
+	echo "$build/$base/run/$name"
+}
+
+run_tap() {
+	parse_run "$1"
+	# shellcheck disable=SC2154 # set by the caller's parse_run
+	echo "$build/results/$base/$name.tap"
+}
+
+# pipeline_taps COUNT: the TAP files of runs 1 to COUNT, each once.
+pipeline_taps() {
+	pt_i=0
+	pt_taps=
+	while [ "$pt_i" -lt "$1" ]; do
+		pt_i=$((pt_i + 1))
+		pt_tap=$(run_tap "$pt_i")
+		case " $pt_taps " in *" $pt_tap "*) ;; *) pt_taps="$pt_taps $pt_tap" ;; esac
+	done
+	echo "$pt_taps"
+}
 
 # pipeline_boot RUN TAP: boot RUN (see boot-run), which writes TAP; print it.
 pipeline_boot() {

@@ -16,6 +16,12 @@ for base in $("$bin/valid-bases"); do
 	diff -r "$top/patches/$base" "$tmp/patches/$base" ||
 		fail "patches/$base changed in the round trip"
 	echo "$base: $(wc -l <"$top/patches/$base/series") patches round-tripped"
+	# The clone took the base's objects packed: with them loose (one file
+	# an object), its first commit would have started a repack of them
+	# all in the background (make-base-repo).
+	loose=$(git -C "$tmp/build/$base/src" count-objects | cut -d' ' -f1)
+	[ "$loose" -lt 1000 ] ||
+		fail "$base: the clone holds $loose loose objects; its base repository is not packed"
 done
 
 # A commit in the work tree, then a change to patches/: refused, with how

@@ -281,13 +281,10 @@ run_tap() {
 # pipeline_taps COUNT: the TAP files of runs 1 to COUNT, each once.
 pipeline_taps() {
 	pt_i=0
-	pt_taps=
 	while [ "$pt_i" -lt "$1" ]; do
 		pt_i=$((pt_i + 1))
-		pt_tap=$(run_tap "$pt_i")
-		case " $pt_taps " in *" $pt_tap "*) ;; *) pt_taps="$pt_taps $pt_tap" ;; esac
-	done
-	echo "$pt_taps"
+		run_tap "$pt_i"
+	done | awk '!seen[$0]++' | tr '\n' ' '
 }
 
 # pipeline_boot RUN TAP: boot RUN (see boot-run), which writes TAP; print it.

@@ -3,7 +3,8 @@
 # and test-vmm-e2e use): the guests boot one at a time and in order, each
 # once its run is prepared; the preparation goes on ahead of the boots; a
 # run that could not be prepared is reported and not booted, and the runs
-# after it still are; a run listed twice runs once.
+# after it still are; a run listed twice runs once, and its TAP is listed
+# once (pipeline_taps).
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
@@ -74,3 +75,8 @@ done
 p=$(grep -n '^prepare 4 end' "$log" | cut -d: -f1)
 b=$(grep -n '^boot 2 end' "$log" | cut -d: -f1)
 [ "$p" -lt "$b" ] || fail "run 4 was prepared only after run 2 booted: the preparation waited for the boots"
+
+# The TAP files, each once, in order (pipeline_taps).
+taps=$(pipeline_taps 6 | sed 's/ $//')
+[ "$taps" = "$tmp/tap1 $tmp/tap2 $tmp/tap3 $tmp/tap4 $tmp/tap0" ] ||
+	fail "pipeline_taps 6 listed: $taps"

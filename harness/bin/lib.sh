@@ -128,7 +128,8 @@ fail_run() {
 }
 
 # hold_lock FILE WHAT: wait until nobody else holds the lock FILE (saying
-# that it waits for WHAT), then hold it on fd 9 until this program exits.
+# that it waits for WHAT), then hold it on fd 9 until this program exits
+# or calls release_lock.
 hold_lock() {
 	mkdir -p "$(dirname "$1")"
 	exec 9>"$1"
@@ -136,6 +137,13 @@ hold_lock() {
 		say "waiting for $2"
 		flock 9
 	fi
+}
+
+# release_lock: let the lock of hold_lock go. It is free once no process
+# started under it has fd 9 open still: run anything that may outlive
+# its command there (git, whose "gc --auto" stays behind) with 9>&-.
+release_lock() {
+	exec 9>&-
 }
 
 # kernel_build_lock: one kernel build at a time on this machine.

@@ -6,7 +6,7 @@ ACCEL ?= $(shell harness/bin/detect-accel)
 KERNEL ?= series
 H := harness/bin
 
-export VERSION KCONFIG EXTRA_PATCHES ACCEL ARGS
+export VERSION KCONFIG EXTRA_PATCHES ACCEL ARGS GUEST_CORES
 
 # $(call one_base,TARGET): stop unless BASE names exactly one base.
 one_base = @[ $(words $(BASE)) -eq 1 ] || { echo "make $(1): pick one BASE= of: $(BASES)" >&2; exit 2; }

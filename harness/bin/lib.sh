@@ -206,15 +206,24 @@ fixed_identity() {
 # prints. One process prepares the runs one after
 # another, niced so that a booting guest keeps its core, as far ahead of the
 # boots as it gets: a kernel built anew (500 s cold, on both cores) goes on
-# while the runs prepared before it boot. The guests boot one at a time
-# (TCG and bochs are single-threaded: a second guest would take the build's
-# core), in order, each once its run is prepared. A run that could not be
+# while the runs prepared before it boot. The guests boot in order, each
+# once its run is prepared: one at a time while runs are still to be
+# prepared (a guest keeps a core or two busy, the build the rest), then,
+# once none is and no kernel builds on the machine, as many at a time as
+# the machine's cores hold (each guest keeps the host_cores= of its
+# machine record busy; GUEST_CORES sets the number of cores, nproc by
+# default). A run that could not be
 # prepared is not booted, and its TAP says so; a run whose directory an
 # earlier run has is left out. Prints on stdout what each preparation
-# printed and the TAP of each boot, in order; the progress lines (stderr)
-# come as they happen. Stopped or interrupted, it stops the preparation.
+# printed and the TAP of each boot, in order, each run once its boot has
+# ended; the progress lines (stderr) come as they happen. Stopped or
+# interrupted, it stops the preparation and the guests that boot.
 # Runs in a subshell: the caller's variables and traps stay as they were.
 pipeline() (
+	pl_cores=${GUEST_CORES:-$(nproc)}
+	case $pl_cores in
+	'' | *[!0-9]* | 0*) die "GUEST_CORES=$pl_cores: not a number of cores" ;;
+	esac
 	pl_q=$(mktemp -d)
 	pl_i=0
 	while [ "$pl_i" -lt "$1" ]; do
@@ -242,35 +251,146 @@ pipeline() (
 	) &
 	pl_pid=$!
 	# A background list ignores SIGINT: stop it and what it runs when this
-	# ends early (not once it has ended: its number may be another's).
-	trap '[ -f "$pl_q/done" ] || kill_tree "$pl_pid"; rm -rf "$pl_q"' EXIT
+	# ends early (not once it has ended: its number may be another's), and
+	# the guests that still boot.
+	trap 'pipeline_stop "$pl_q" "$pl_pid"' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	trap 'exit 129' HUP
+	echo 0 >"$pl_q/shown"
 	pl_i=0
 	while [ "$pl_i" -lt "$1" ]; do
 		pl_i=$((pl_i + 1))
 		[ ! -f "$pl_q/$pl_i.twice" ] || continue
 		while [ ! -f "$pl_q/$pl_i.status" ] && [ ! -f "$pl_q/done" ] &&
 			kill -0 "$pl_pid" 2>/dev/null; do
+			pipeline_reap "$pl_q"
+			pipeline_show "$pl_q" "$1"
 			sleep 1
 		done
-		cat "$pl_q/$pl_i.out" 2>/dev/null || true
 		pl_status=$(cat "$pl_q/$pl_i.status" 2>/dev/null || echo none)
 		if [ "$pl_status" = 0 ]; then
-			pipeline_boot "$(run_dir "$pl_i")" "$(run_tap "$pl_i")"
-		elif [ ! -s "$(run_tap "$pl_i")" ]; then
-			# What prepare_run did not report itself.
-			if [ "$pl_status" = none ]; then
-				failed_tap "$(run_tap "$pl_i")" "prepare # the preparation stopped before this run"
-			else
-				failed_tap "$(run_tap "$pl_i")" "prepare # exit $pl_status, see above"
+			pipeline_host_cores "$(run_dir "$pl_i")" "$pl_cores" >"$pl_q/$pl_i.cores"
+			run_tap "$pl_i" >"$pl_q/$pl_i.run"
+			while ! pipeline_may_boot "$pl_q" "$pl_cores" "$(cat "$pl_q/$pl_i.cores")"; do
+				pipeline_reap "$pl_q"
+				pipeline_show "$pl_q" "$1"
+				sleep 1
+			done
+			(
+				pipeline_boot "$(run_dir "$pl_i")" "$(run_tap "$pl_i")" >"$pl_q/$pl_i.tap" || true
+				touch "$pl_q/$pl_i.end"
+			) &
+			echo "$!" >"$pl_q/$pl_i.pid"
+		else
+			if [ ! -s "$(run_tap "$pl_i")" ]; then
+				# What prepare_run did not report itself.
+				if [ "$pl_status" = none ]; then
+					failed_tap "$(run_tap "$pl_i")" "prepare # the preparation stopped before this run"
+				else
+					failed_tap "$(run_tap "$pl_i")" "prepare # exit $pl_status, see above"
+				fi
+				cp "$(run_tap "$pl_i")" "$pl_q/$pl_i.tap"
 			fi
-			cat "$(run_tap "$pl_i")"
+			touch "$pl_q/$pl_i.end"
 		fi
 	done
-	wait "$pl_pid" || true
+	while [ "$(pipeline_booting "$pl_q")" -gt 0 ]; do
+		pipeline_reap "$pl_q"
+		pipeline_show "$pl_q" "$1"
+		sleep 1
+	done
+	pipeline_show "$pl_q" "$1"
+	wait
 )
+
+# The pipeline's state is in its directory QUEUE: for run I, I.out (what
+# its preparation printed), I.status (its exit status), I.cores (the host
+# cores its guest keeps busy), I.run (its TAP file), I.pid (its boot),
+# I.tap (what its boot printed), I.end (its boot has ended, or it will not
+# boot); done (nothing is left to prepare), shown (how many runs have been
+# printed).
+
+# pipeline_host_cores RUN ALL: the host cores that the guest of the
+# prepared RUN keeps busy (host_cores= of its machine record), else ALL.
+pipeline_host_cores() {
+	phc_n=
+	if [ -f "$1/boot.conf" ]; then
+		phc_m=$top/harness/machines/$(conf_get "$1/boot.conf" machine).conf
+		[ ! -f "$phc_m" ] || phc_n=$(conf_get "$phc_m" host_cores)
+	fi
+	case $phc_n in
+	'' | *[!0-9]* | 0*)
+		say "$1: no host_cores= in its machine record: it boots alone"
+		phc_n=$2
+		;;
+	esac
+	echo "$phc_n"
+}
+
+# pipeline_may_boot QUEUE ALL CORES: whether a guest that keeps CORES host
+# cores busy may boot now: when no guest boots, or, once nothing is left
+# to prepare and no kernel builds anywhere on this machine (the
+# readiness checks build beside the end-to-end runs), when the guests that
+# boot leave it CORES of the ALL cores.
+pipeline_may_boot() {
+	pmb_busy=$(pipeline_booting "$1")
+	[ "$pmb_busy" -eq 0 ] ||
+		{ [ -f "$1/done" ] && [ $((pmb_busy + $3)) -le "$2" ] &&
+			{ [ ! -e "$cache/kernel-build.lock" ] ||
+				flock -n "$cache/kernel-build.lock" true; }; }
+}
+
+# pipeline_reap QUEUE: a boot whose process has ended without saying so
+# (killed) ended, and its run failed.
+pipeline_reap() {
+	for pr_f in "$1"/*.pid; do
+		# Gone first, then not ended: a boot says so before it goes.
+		if [ -f "$pr_f" ] && ! kill -0 "$(cat "$pr_f")" 2>/dev/null &&
+			[ ! -f "${pr_f%.pid}.end" ]; then
+			pr_tap=$(cat "${pr_f%.pid}.run")
+			failed_tap "$pr_tap" "boot # its process ended before the boot did"
+			cp "$pr_tap" "${pr_f%.pid}.tap"
+			touch "${pr_f%.pid}.end"
+		fi
+	done
+}
+
+# pipeline_booting QUEUE: the host cores that the guests booting now keep
+# busy.
+pipeline_booting() {
+	pb_n=0
+	for pb_f in "$1"/*.pid; do
+		[ ! -f "$pb_f" ] || [ -f "${pb_f%.pid}.end" ] ||
+			pb_n=$((pb_n + $(cat "${pb_f%.pid}.cores")))
+	done
+	echo "$pb_n"
+}
+
+# pipeline_show QUEUE COUNT: print, in order, what each run's preparation
+# printed and its TAP, for the runs whose turn has come and whose boot has
+# ended.
+pipeline_show() {
+	read -r ps_i <"$1/shown"
+	while [ "$ps_i" -lt "$2" ]; do
+		ps_i=$((ps_i + 1))
+		if [ ! -f "$1/$ps_i.twice" ]; then
+			[ -f "$1/$ps_i.end" ] || break
+			cat "$1/$ps_i.out" "$1/$ps_i.tap" 2>/dev/null || true
+		fi
+		echo "$ps_i" >"$1/shown"
+	done
+}
+
+# pipeline_stop QUEUE PID: the pipeline's end. Stop the preparation PID
+# unless it has ended, and each guest that still boots.
+pipeline_stop() {
+	[ -f "$1/done" ] || kill_tree "$2"
+	for pst_f in "$1"/*.pid; do
+		[ ! -f "$pst_f" ] || [ -f "${pst_f%.pid}.end" ] || kill_tree "$(cat "$pst_f")"
+	done
+	rm -rf "$1"
+}
 
 # run_dir I, run_tap I: the directory and the TAP file of the I-th run of a
 # pipeline, from the caller's parse_run I (which sets base and name).

@@ -1,7 +1,8 @@
 #!/bin/sh
 # console-to-tap keeps the guest's TAP and drops kernel noise; a guest that
 # never finished gets a failing line with the reason and the console tail;
-# report counts passes, failures, skips and wanted failures.
+# report counts passes, failures, skips and wanted failures, and lists
+# reused verdicts.
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
@@ -46,3 +47,14 @@ cp "$tmp/ok.tap" "$tmp/6.1/series@tcg-suite.tap"
 EXPECT_DIR=$tmp/expect "$bin/report" "$tmp/6.1/series@tcg.tap" "$tmp/6.1/series@tcg-suite.tap" >"$tmp/report" || true
 expect_in "$tmp/report" "== base 6.1, the whole x86 suite =="
 [ "$(grep -c '^== base 6.1' "$tmp/report")" -eq 2 ] || fail "the suite run shares the main table"
+
+# Verdicts a TAP file says it reused are listed under the tables, the
+# closing line last.
+{
+	sed -n 1,2p "$tmp/ok.tap"
+	echo "# reused: the verdicts of 2026-12-05 14:22:52, on the same inputs"
+	sed 1,2d "$tmp/ok.tap"
+} >"$tmp/6.1/readiness@host.tap"
+EXPECT_DIR=$tmp/expect "$bin/report" "$tmp/6.1/readiness@host.tap" >"$tmp/report" || true
+expect_in "$tmp/report" "  6.1/readiness@host: the verdicts of 2026-12-05 14:22:52, on the same inputs"
+tail -n 1 "$tmp/report" | grep -q ' passed, ' || fail "the closing line is not the last"

@@ -1,0 +1,108 @@
+#!/bin/sh
+# check-series reports the verdicts of its last run again, marked as
+# reused in the TAP, only on the same inputs: a change to a patch, the
+# base's record, a harness program or list, the config fragments in use,
+# the installed packages or a variable that kbuild or Python reads makes
+# it drop them and check anew. Runs in a copy of the checkout whose series
+# lists no patch, so that checking anew stops at once ("no series"), with
+# kept verdicts written here: nothing is checked out or built.
+set -eu
+# shellcheck source=lib.sh
+. "$(dirname -- "$0")/lib.sh"
+
+copy=$tmp/top
+mkdir -p "$copy"
+cp -R "$top/harness" "$top/patches" "$copy/"
+base=$("$bin/valid-bases" | cut -d' ' -f1)
+: >"$copy/patches/$base/series"
+BUILD_DIR=$tmp/build
+export BUILD_DIR
+check_series=$copy/harness/bin/check-series
+lint=$BUILD_DIR/$base/lint
+tap=$BUILD_DIR/results/$base/readiness@host.tap
+
+# A directory first on PATH for the whole test: a dpkg-query that lists
+# the packages and then the lines of $fake/more, and, later, a gcc.
+fake=$tmp/fake
+mkdir -p "$fake"
+: >"$fake/more"
+printf '#!/bin/sh\nPATH=%s dpkg-query "$@"\ncat %s\n' "$PATH" "$fake/more" >"$fake/dpkg-query"
+chmod +x "$fake/dpkg-query"
+PATH=$fake:$PATH
+
+# Both run in an environment of their own, whatever make check was given
+# (KCONFIG=debug, LLVM=1, READINESS=again, ...), and a HOME of their own.
+mkdir -p "$tmp/home"
+: >"$tmp/home/.checkpatch.conf"
+: >"$tmp/home/.gitconfig"
+# keep: kept verdicts of one passed test, with the inputs' hash as now.
+keep() {
+	mkdir -p "$lint"
+	printf 'TAP version 13\n1..1\nok 1 kept\n' >"$lint/readiness.tap"
+	env -i PATH="$PATH" HOME="$tmp/home" BUILD_DIR="$BUILD_DIR" \
+		"$check_series" --key "$base" >"$lint/readiness.key"
+}
+
+# run [VAR=VALUE]: check-series on the copy, in that environment; its
+# status in $status, its output in $tmp/out.
+run() {
+	status=0
+	env -i PATH="$PATH" HOME="$tmp/home" BUILD_DIR="$BUILD_DIR" "$@" \
+		timeout 60 "$check_series" "$base" >"$tmp/out" 2>&1 || status=$?
+}
+
+# checked_anew INPUT: the last run dropped the kept verdicts and checked
+# anew.
+checked_anew() {
+	if grep -q "reported again\|# reused" "$tmp/out"; then
+		cat "$tmp/out"
+		fail "$1 changed, and the kept verdicts were reported again"
+	fi
+	expect_in "$tmp/out" "has no series"
+	[ ! -e "$lint/readiness.tap" ] || fail "$1 changed, and the kept verdicts are still kept"
+}
+
+# The same inputs: the kept verdicts, marked as reused in the TAP; make's
+# own flags and the harness's variables in MAKEFLAGS are no input.
+for flags in '' '-j2 --jobserver-auth=3,4 -- BASE=6.1 READINESS=again'; do
+	keep
+	run MAKEFLAGS="$flags"
+	[ "$status" -eq 0 ] || { cat "$tmp/out"; fail "kept verdicts (MAKEFLAGS=$flags): exit $status"; }
+	expect_in "$tap" "# reused: the verdicts of "
+	expect_in "$tap" "ok 1 kept"
+done
+
+# One input changed at a time (a file, with a line more, or the
+# environment), then restored.
+while read -r input file var; do
+	keep
+	[ "$file" = - ] || { cp "$file" "$tmp/saved" && echo '# changed' >>"$file"; }
+	if [ "$var" = - ]; then run; else run "$var"; fi
+	[ "$file" = - ] || cp "$tmp/saved" "$file"
+	checked_anew "$input"
+done <<EOT
+patch $(find "$copy/patches/$base" -name '*.patch' | head -n 1) -
+base.conf $copy/patches/$base/base.conf -
+program $copy/harness/bin/apply-series -
+checkpatch-allow $copy/harness/checkpatch-allow -
+sparse.conf $copy/harness/sparse.conf -
+packages $fake/more -
+config-fragment $copy/harness/config/kvm.config -
+checkpatch.conf $tmp/home/.checkpatch.conf -
+git-config $tmp/home/.gitconfig -
+KCONFIG - KCONFIG=debug
+LLVM - LLVM=1
+LLVM-in-MAKEFLAGS - MAKEFLAGS=LLVM=1
+CFLAGS - CFLAGS=-w
+EXTRA_CFLAGS - EXTRA_CFLAGS=-w
+READINESS=again - READINESS=again
+PYTHONPATH - PYTHONPATH=$tmp
+EOT
+
+# Another compiler found on the same PATH.
+keep
+printf '#!/bin/sh\nexec /usr/bin/gcc "$@"\n' >"$fake/gcc"
+chmod +x "$fake/gcc"
+run
+rm "$fake/gcc"
+checked_anew "the gcc on PATH"

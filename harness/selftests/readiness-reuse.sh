@@ -22,11 +22,13 @@ lint=$BUILD_DIR/$base/lint
 tap=$BUILD_DIR/results/$base/readiness@host.tap
 
 # A directory first on PATH for the whole test: a dpkg-query that lists
-# the packages and then the lines of $fake/more, and, later, a gcc.
+# the packages and then the lines of $fake/more (or fails while
+# $fake/broken exists), and, later, a gcc.
 fake=$tmp/fake
 mkdir -p "$fake"
 : >"$fake/more"
-printf '#!/bin/sh\nPATH=%s dpkg-query "$@"\ncat %s\n' "$PATH" "$fake/more" >"$fake/dpkg-query"
+printf '#!/bin/sh\n[ ! -e %s ] || exit 2\nPATH=%s dpkg-query "$@"\ncat %s\n' \
+	"$fake/broken" "$PATH" "$fake/more" >"$fake/dpkg-query"
 chmod +x "$fake/dpkg-query"
 PATH=$fake:$PATH
 
@@ -35,12 +37,20 @@ PATH=$fake:$PATH
 mkdir -p "$tmp/home"
 : >"$tmp/home/.checkpatch.conf"
 : >"$tmp/home/.gitconfig"
-# keep: kept verdicts of one passed test, with the inputs' hash as now.
-keep() {
+# keep_now [VAR=VALUE...]: kept verdicts of one passed test, with the key
+# that check-series --key gives in that environment as the inputs are now;
+# its status in $status, its errors in $tmp/out.
+keep_now() {
 	mkdir -p "$lint"
 	printf 'TAP version 13\n1..1\nok 1 kept\n' >"$lint/readiness.tap"
-	env -i PATH="$PATH" HOME="$tmp/home" BUILD_DIR="$BUILD_DIR" \
-		"$check_series" --key "$base" >"$lint/readiness.key"
+	status=0
+	env -i PATH="$PATH" HOME="$tmp/home" BUILD_DIR="$BUILD_DIR" "$@" \
+		"$check_series" --key "$base" >"$lint/readiness.key" 2>"$tmp/out" || status=$?
+}
+# keep: the same, which must give a key.
+keep() {
+	keep_now
+	[ "$status" -eq 0 ] || { cat "$tmp/out"; fail "check-series --key: exit $status"; }
 }
 
 # run [VAR=VALUE]: check-series on the copy, in that environment; its
@@ -106,3 +116,39 @@ chmod +x "$fake/gcc"
 run
 rm "$fake/gcc"
 checked_anew "the gcc on PATH"
+
+# An input that cannot be read stops check-series --key and check-series
+# with an error that says so. A key of the inputs that could be read would
+# match one kept while the same input could not be read either, and those
+# verdicts would be reported again: they are kept so here.
+# unreadable INPUT: the last command stopped with that error, and reported
+# no kept verdicts.
+unreadable() {
+	if [ "$status" -eq 0 ] || grep -q "# reused" "$tmp/out"; then
+		cat "$tmp/out"
+		fail "$1 could not be read, and check-series went on (exit $status)"
+	fi
+	expect_in "$tmp/out" "could not read the inputs of $base's readiness checks"
+}
+mv "$copy/harness/sparse.conf" "$tmp/saved"
+keep_now
+unreadable "sparse.conf (--key)"
+run
+unreadable sparse.conf
+# The same in bash --posix, which runs the left of || without set -e.
+status=0
+env -i PATH="$PATH" HOME="$tmp/home" BUILD_DIR="$BUILD_DIR" \
+	bash --posix "$check_series" --key "$base" >/dev/null 2>"$tmp/out" || status=$?
+unreadable "sparse.conf (--key, bash --posix)"
+mv "$tmp/saved" "$copy/harness/sparse.conf"
+keep_now KCONFIG=nope
+unreadable "the fragment of KCONFIG=nope (--key)"
+run KCONFIG=nope
+unreadable "the fragment of KCONFIG=nope"
+# The package list through --key only: check-series itself first makes
+# sure its packages are installed, through the same dpkg-query, and would
+# install them all.
+: >"$fake/broken"
+keep_now
+unreadable "the list of packages (--key)"
+rm "$fake/broken"

@@ -1,11 +1,12 @@
 #!/bin/sh
 # make check's stages (harness/bin/check): the harness's background tests
 # (the fresh root) run niced alongside every other stage, the foreground
-# tests at the caller's niceness; the end-to-end runs and the matrix do not
-# wait for the background tests, whose guest boots once the matrix's are
-# done, and the report waits for them, with their TAP among its files;
-# background tests that stop without TAP are reported failed; a check
-# stopped midway stops them.
+# tests at the caller's niceness; the end-to-end runs and the matrix wait
+# neither for the background tests, whose guest boots once the matrix's
+# are done, nor for the readiness checks, and the report waits for both,
+# with their TAP among its files; background tests that stop without TAP
+# are reported failed; a check stopped midway stops them and the
+# readiness checks.
 # Runs check in a copy of the checkout on fake stages that log what they
 # do: nothing is built or booted.
 # shellcheck disable=SC2016 # the fakes' bodies expand when they run
@@ -31,9 +32,6 @@ fake() {
 fake ensure-packages :
 fake detect-accel 'echo tcg'
 fake valid-bases 'echo 9.9'
-fake check-series 'echo "readiness $1" >>"$events"
-mkdir -p "$BUILD_DIR/results/$1"
-printf "TAP version 13\n1..1\nok 1 r\n" >"$BUILD_DIR/results/$1/readiness@host.tap"'
 # wait_for FILE WHAT: wait until FILE exists, or log "gave up WHAT" after
 # 20 s.
 wait_for='wait_for() {
@@ -44,6 +42,17 @@ wait_for='wait_for() {
 	done
 	[ -e "$1" ] || echo "gave up $2" >>"$events"
 }'
+# The readiness checks go on until the matrix has started, and until 3 s
+# later (the matrix takes 1 s; $READINESS_SLEEP s). Their pid is in
+# $BUILD_DIR/readiness.pid.
+fake check-series "$wait_for"'
+echo "readiness $1" >>"$events"
+echo "$$" >"$BUILD_DIR/readiness.pid"
+wait_for "$BUILD_DIR/matrix-started" "waiting for the matrix (readiness)"
+sleep "${READINESS_SLEEP:-3}"
+mkdir -p "$BUILD_DIR/results/$1"
+printf "TAP version 13\n1..1\nok 1 r\n" >"$BUILD_DIR/results/$1/readiness@host.tap"
+echo "readiness end" >>"$events"'
 # The background tests go on until the matrix has started, then boot their
 # guest once check says the guests are done ($BOOT_AFTER), and end;
 # $BACKGROUND=stop: they stop without TAP there. Their pid is in
@@ -91,7 +100,8 @@ for background in pass stop; do
 	touch "$res/guests-done"
 	status=0
 	BACKGROUND=$background timeout 60 "$copy/harness/bin/check" >"$tmp/out" 2>&1 || status=$?
-	! grep -q '^gave up waiting for the matrix' "$events" || fail "the matrix waited for the background tests"
+	! grep -q '^gave up waiting for the matrix (readiness)' "$events" || fail "the matrix waited for the readiness checks"
+	! grep -q '^gave up waiting for the matrix$' "$events" || fail "the matrix waited for the background tests"
 	! grep -q '^gave up waiting for BOOT_AFTER' "$events" || fail "check did not say when the guests were done"
 	if [ "$background" = stop ]; then want=1; else want=0; fi
 	[ "$status" -eq "$want" ] || { cat "$tmp/out" "$events"; fail "check ($background): exit $status, expected $want"; }
@@ -106,6 +116,9 @@ for background in pass stop; do
 	*) cat "$events"; fail "stages in the order $order" ;;
 	esac
 	expect_in "$events" "$res/harness/background@host.tap"
+	expect_in "$events" "$res/9.9/readiness@host.tap"
+	[ "$(grep -n '^readiness end' "$events" | cut -d: -f1)" -lt "$(grep -n '^report' "$events" | cut -d: -f1)" ] ||
+		{ cat "$events"; fail "the report did not wait for the readiness checks"; }
 	expect_in "$events" "$res/9.9/series@tcg.tap"
 	if [ "$background" = stop ]; then
 		expect_in "$tmp/out" "not ok 1 test-harness --only background # stopped early"
@@ -115,23 +128,26 @@ for background in pass stop; do
 done
 
 # A check stopped during the matrix (SIGTERM to check alone, which takes
-# it once the matrix has ended) stops its background tests.
+# it once the matrix has ended) stops its background tests and the
+# readiness checks.
 : >"$events"
-rm -f "$BUILD_DIR/matrix-started" "$BUILD_DIR/background.pid"
-MATRIX=slow "$copy/harness/bin/check" >"$tmp/out" 2>&1 &
+rm -f "$BUILD_DIR/matrix-started" "$BUILD_DIR/background.pid" "$BUILD_DIR/readiness.pid"
+MATRIX=slow READINESS_SLEEP=60 "$copy/harness/bin/check" >"$tmp/out" 2>&1 &
 check=$!
 i=0
-until grep -q '^matrix start' "$events" && [ -s "$BUILD_DIR/background.pid" ] || [ "$i" -ge 200 ]; do
+until grep -q '^matrix start' "$events" && [ -s "$BUILD_DIR/background.pid" ] && [ -s "$BUILD_DIR/readiness.pid" ] || [ "$i" -ge 200 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
 kill -s TERM "$check"
 wait "$check" || true
 sleep 1
-pid=$(cat "$BUILD_DIR/background.pid")
 # (Gone, or a zombie that nobody has reaped yet.)
-state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
-if [ -n "$state" ] && [ "$state" != Z ]; then
-	kill "$pid"
-	fail "the background tests outlived a stopped check"
-fi
+for job in background readiness; do
+	pid=$(cat "$BUILD_DIR/$job.pid")
+	state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
+	if [ -n "$state" ] && [ "$state" != Z ]; then
+		kill "$pid"
+		fail "the $job job outlived a stopped check"
+	fi
+done

@@ -142,12 +142,6 @@ done
 kill -s TERM "$check"
 wait "$check" || true
 sleep 1
-# (Gone, or a zombie that nobody has reaped yet.)
 for job in background readiness; do
-	pid=$(cat "$BUILD_DIR/$job.pid")
-	state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
-	if [ -n "$state" ] && [ "$state" != Z ]; then
-		kill "$pid"
-		fail "the $job job outlived a stopped check"
-	fi
+	outlived "$(cat "$BUILD_DIR/$job.pid")" "the $job job outlived a stopped check"
 done

@@ -15,3 +15,13 @@ fail() {
 expect_in() {
 	grep -qF -- "$2" "$1" || { cat "$1"; fail "expected '$2' in $1"; }
 }
+
+# outlived PID WHAT: fail, and kill PID, if PID still runs (gone, or a
+# zombie that nobody has reaped yet, is fine): WHAT should have stopped it.
+outlived() {
+	ol_state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	if [ -n "$ol_state" ] && [ "$ol_state" != Z ]; then
+		kill "$1"
+		fail "$2"
+	fi
+}

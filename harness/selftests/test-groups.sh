@@ -81,9 +81,4 @@ done
 kill -s TERM "$harness"
 wait "$harness" || true
 pid=$(cat "$events.a")
-# (Gone, or a zombie that nobody has reaped yet.)
-state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
-if [ -n "$state" ] && [ "$state" != Z ]; then
-	kill "$pid"
-	fail "the alongside test outlived a stopped test-harness"
-fi
+outlived "$pid" "the alongside test outlived a stopped test-harness"

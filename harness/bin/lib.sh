@@ -452,10 +452,10 @@ kill_tree() {
 	kill -CONT $kt_all 2>/dev/null || true
 }
 
-# pipeline_prepare PROGRAM ARGS...: PROGRAM --prepare ARGS, niced (for a
-# prepare_run).
+# pipeline_prepare PROGRAM ARGS...: PROGRAM (a path) --prepare ARGS,
+# niced (for a prepare_run).
 pipeline_prepare() {
 	pp_prog=$1
 	shift
-	nice -n 10 "$top/harness/bin/$pp_prog" --prepare "$@"
+	nice -n 10 "$pp_prog" --prepare "$@"
 }

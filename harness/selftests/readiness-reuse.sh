@@ -1,11 +1,12 @@
 #!/bin/sh
 # check-series reports the verdicts of its last run again, marked as
 # reused in the TAP, only on the same inputs: a change to a patch, the
-# base's record, a harness program or list, the config fragments in use,
-# the installed packages or a variable that kbuild or Python reads makes
-# it drop them and check anew. Runs in a copy of the checkout whose series
-# lists no patch, so that checking anew stops at once ("no series"), with
-# kept verdicts written here: nothing is checked out or built.
+# base's record, a harness program that the checks run (not another), a
+# list, the config fragments in use, the installed packages or a variable
+# that kbuild or Python reads makes it drop them and check anew. Runs in a
+# copy of the checkout whose series lists no patch, so that checking anew
+# stops at once ("no series"), with kept verdicts written here: nothing
+# is checked out or built.
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
@@ -93,7 +94,10 @@ while read -r input file var; do
 done <<EOT
 patch $(find "$copy/patches/$base" -name '*.patch' | head -n 1) -
 base.conf $copy/patches/$base/base.conf -
-program $copy/harness/bin/apply-series -
+program $copy/harness/bin/check-series -
+lib.sh $copy/harness/bin/lib.sh -
+program-it-runs $copy/harness/bin/apply-series -
+program-three-levels-down $copy/harness/bin/fetch-base -
 checkpatch-allow $copy/harness/checkpatch-allow -
 sparse.conf $copy/harness/sparse.conf -
 packages $fake/more -
@@ -108,6 +112,25 @@ EXTRA_CFLAGS - EXTRA_CFLAGS=-w
 READINESS=again - READINESS=again
 PYTHONPATH - PYTHONPATH=$tmp
 EOT
+
+# A harness program that neither check-series nor what it runs names is
+# no input: the matrix's or the report's changes keep the verdicts.
+keep
+cp "$copy/harness/bin/report" "$tmp/saved"
+echo '# changed' >>"$copy/harness/bin/report"
+run
+[ "$status" -eq 0 ] || { cat "$tmp/out"; fail "kept verdicts, report changed: exit $status"; }
+expect_in "$tap" "# reused: the verdicts of "
+# Once a program that check-series runs names it, it is one.
+cp "$copy/harness/bin/apply-series" "$tmp/saved-apply"
+# shellcheck disable=SC2016 # the text $top, as the programs write it
+echo '# runs "$top/harness/bin/report"' >>"$copy/harness/bin/apply-series"
+keep
+echo '# changed again' >>"$copy/harness/bin/report"
+run
+checked_anew "report, once apply-series names it"
+cp "$tmp/saved" "$copy/harness/bin/report"
+cp "$tmp/saved-apply" "$copy/harness/bin/apply-series"
 
 # Another compiler found on the same PATH.
 keep
@@ -130,6 +153,23 @@ unreadable() {
 	fi
 	expect_in "$tmp/out" "could not read the inputs of $base's readiness checks"
 }
+# A program named that is not there.
+# shellcheck disable=SC2016 # the text $top, as the programs write it
+echo '# runs "$top/harness/bin/nope"' >>"$copy/harness/bin/apply-series"
+keep_now
+unreadable "harness/bin/nope, which apply-series names (--key)"
+cp "$tmp/saved-apply" "$copy/harness/bin/apply-series"
+# A program run some other way, which the key could miss.
+# shellcheck disable=SC2016 # the texts, as a program would write them
+for line in '"$top/harness/bin/$prog" --prepare' '"$bin/fetch-base" 6.1' \
+	'"$(dirname -- "$0")/fetch-base" 6.1' '"${top}/harness/bin/fetch-base" 6.1' \
+	'"${0%/*}/fetch-base" 6.1'; do
+	echo "$line" >>"$copy/harness/bin/apply-series"
+	keep_now
+	unreadable "apply-series with the line $line (--key)"
+	expect_in "$tmp/out" "apply-series runs a program some other way"
+	cp "$tmp/saved-apply" "$copy/harness/bin/apply-series"
+done
 mv "$copy/harness/sparse.conf" "$tmp/saved"
 keep_now
 unreadable "sparse.conf (--key)"

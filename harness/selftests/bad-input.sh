@@ -19,6 +19,21 @@ must_fail "unknown BASE '5.4'; valid: 6.1 7.3" "$bin/fetch-base" 5.4
 must_fail "unknown ACCEL 'xen'; valid: " "$bin/run-tests" 6.1 series xen
 must_fail "unknown KERNEL 'nope'; valid: series base mailed mutant-NAME extra extra-bare" "$bin/kernel-image" 6.1 nope
 must_fail "no such patch: $tmp/none.patch" "$bin/apply-series" 6.1 "$tmp/tree" "$tmp/none.patch"
+must_fail "unknown test set 'nope'; valid: main suite log" "$bin/test-list" 6.1 nope
+must_fail "unknown BASE '5.4'; valid: 6.1 7.3" "$bin/test-list" 5.4 log
+[ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "test-list 5.4 log: more than the error for BASE"
+
+# The log set: base.conf's log_tests, and an error for a base without them.
+"$bin/test-list" 6.1 log >"$tmp/out"
+want=$(sed -n "s/^log_tests=//p" "$top/patches/6.1/base.conf" | tr ' ' '\n')
+if [ -z "$want" ] || [ "$(cat "$tmp/out")" != "$want" ]; then
+	fail "test-list 6.1 log: '$(cat "$tmp/out")', where base.conf says '$want'"
+fi
+mkdir -p "$tmp/nolog/harness" "$tmp/nolog/patches"
+cp -R "$top/harness/bin" "$tmp/nolog/harness/"
+cp -R "$top/patches/6.1" "$tmp/nolog/patches/"
+sed -i '/^log_tests=/d' "$tmp/nolog/patches/6.1/base.conf"
+must_fail "base.conf names no log_tests" "$tmp/nolog/harness/bin/test-list" 6.1 log
 
 printf 'x86_64/not_a_test 10\n' >"$tmp/list"
 mkdir -p "$tmp/bin"

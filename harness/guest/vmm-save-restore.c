@@ -157,6 +157,16 @@ static void show_tail(const char *what, const char *path)
 		printf("  | %s\n", p);
 }
 
+/* Show the reply to CMD line by line (it is cut up in place). */
+static void show_reply(const char *cmd, char *reply)
+{
+	char *p;
+
+	printf("QEMU's reply to %s:\n", cmd);
+	for (p = strtok(reply, "\r\n"); p; p = strtok(NULL, "\r\n"))
+		printf("  | %s\n", p);
+}
+
 /* Start QEMU on L1, with up to two more options (or NULL) after the rest. */
 static bool start_qemu(struct vmm *v, int index, const char *kernel,
 		       const char *initrd, const char *opt, const char *arg)
@@ -256,10 +266,10 @@ static bool monitor(struct vmm *v, const char *cmd, char *reply, size_t size,
 
 	while (cmd && read(v->mon_out, reply, size) > 0)
 		;		/* drop what an earlier command left */
+	reply[0] = '\0';
 	if (cmd && (write(v->mon_in, cmd, strlen(cmd)) < 0 ||
 		    write(v->mon_in, "\n", 1) < 0))
 		return false;
-	reply[0] = '\0';
 	while (now() < deadline) {
 		n = read(v->mon_out, reply + len, size - 1 - len);
 		if (n > 0) {
@@ -516,10 +526,12 @@ static bool save_and_quit(struct vmm *v, long *downtime_ms, double *t_saved,
 {
 	char reply[4096];
 	const char *p;
+	bool started;
 
 	unlink(MIG_FILE);
-	if (!monitor(v, "migrate \"exec:cat > " MIG_FILE "\"", reply,
-		     sizeof(reply), MIGRATE_TIMEOUT) ||
+	started = monitor(v, "migrate \"exec:cat > " MIG_FILE "\"", reply,
+			  sizeof(reply), MIGRATE_TIMEOUT);
+	if (!started ||
 	    !monitor_until(v, "info migrate", "Migration status: completed",
 			   MIGRATE_TIMEOUT, reply, sizeof(reply))) {
 		/* Say why: QEMU gone, or the status it last gave. */
@@ -534,6 +546,7 @@ static bool save_and_quit(struct vmm *v, long *downtime_ms, double *t_saved,
 				 (int)strcspn(st, "\r\n"), st);
 		else
 			snprintf(why, size, "the save did not complete: no migration status in QEMU's reply");
+		show_reply(started ? "info migrate" : "migrate", reply);
 		return false;
 	}
 	*t_saved = now();

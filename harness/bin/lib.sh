@@ -199,27 +199,29 @@ fixed_identity() {
 	export GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL GIT_COMMITTER_DATE
 }
 
-# pipeline COUNT: runs 1 to COUNT (test-matrix, test-vmm-e2e), each
+# pipeline BOOT COUNT: runs 1 to COUNT (test-matrix, test-vmm-e2e), each
 # prepared by the caller's function prepare_run I (its kernel built, its
 # initramfs packed) in the directory that run_dir I prints, and booted
-# from there (pipeline_boot), its TAP going to the file that run_tap I
-# prints. One process prepares the runs one after
-# another, niced so that a booting guest keeps its core, as far ahead of the
-# boots as it gets: a kernel built anew (500 s cold, on both cores) goes on
-# while the runs prepared before it boot. The guests boot in order, each
-# once its run is prepared: one at a time while runs are still to be
-# prepared (a guest keeps a core or two busy, the build the rest), then,
-# once none is and no kernel builds on the machine, as many at a time as
-# the machine's cores hold (each guest keeps the host_cores= of its
-# machine record busy; GUEST_CORES sets the number of cores, nproc by
-# default). A run that could not be
-# prepared is not booted, and its TAP says so; a run whose directory an
-# earlier run has is left out. Prints on stdout what each preparation
-# printed and the TAP of each boot, in order, each run once its boot has
-# ended; the progress lines (stderr) come as they happen. Stopped or
-# interrupted, it stops the preparation and the guests that boot.
+# from there by the program BOOT (a path: boot-run; pipeline_boot), its
+# TAP going to the file that run_tap I prints. One process prepares the
+# runs one after another, niced so that a booting guest keeps its core, as
+# far ahead of the boots as it gets: a kernel built anew (500 s cold, on
+# both cores) goes on while the runs prepared before it boot. The guests
+# boot in order, each once its run is prepared: one at a time while runs
+# are still to be prepared (a guest keeps a core or two busy, the build
+# the rest), then, once none is and no kernel builds on the machine, as
+# many at a time as the machine's cores hold (each guest keeps the
+# host_cores= of its machine record busy; GUEST_CORES sets the number of
+# cores, nproc by default). A run that could not be prepared is not
+# booted, and its TAP says so; a run whose directory an earlier run has
+# is left out. Prints on stdout what each preparation printed and the TAP
+# of each boot, in order, each run once its boot has ended; the progress
+# lines (stderr) come as they happen. Stopped or interrupted, it stops the
+# preparation and the guests that boot.
 # Runs in a subshell: the caller's variables and traps stay as they were.
 pipeline() (
+	pl_boot=$1
+	shift
 	pl_cores=${GUEST_CORES:-$(nproc)}
 	case $pl_cores in
 	'' | *[!0-9]* | 0*) die "GUEST_CORES=$pl_cores: not a number of cores" ;;
@@ -278,7 +280,7 @@ pipeline() (
 				sleep 1
 			done
 			(
-				pipeline_boot "$(run_dir "$pl_i")" "$(run_tap "$pl_i")" >"$pl_q/$pl_i.tap" || true
+				pipeline_boot "$pl_boot" "$(run_dir "$pl_i")" "$(run_tap "$pl_i")" >"$pl_q/$pl_i.tap" || true
 				touch "$pl_q/$pl_i.end"
 			) &
 			echo "$!" >"$pl_q/$pl_i.pid"
@@ -415,11 +417,12 @@ pipeline_taps() {
 	done | awk '!seen[$0]++' | tr '\n' ' '
 }
 
-# pipeline_boot RUN TAP: boot RUN (see boot-run), which writes TAP; print it.
+# pipeline_boot BOOT RUN TAP: boot RUN with the program BOOT (a path: see
+# boot-run), which writes TAP; print it.
 pipeline_boot() {
-	"$top/harness/bin/boot-run" "$1" </dev/null >/dev/null || true
-	[ -s "$2" ] || failed_tap "$2" "boot-run # no results, see above"
-	cat "$2"
+	"$1" "$2" </dev/null >/dev/null || true
+	[ -s "$3" ] || failed_tap "$3" "${1##*/} # no results, see above"
+	cat "$3"
 }
 
 # kill_tree PID: stop PID and every process below it (SIGTERM). They are

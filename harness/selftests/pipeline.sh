@@ -51,7 +51,7 @@ EOT
 		printf 'machine=tcg\nwhat=run %s\nsecs=60\ntap=%s\n' "$1" "$(run_tap "$1")" \
 			>"$(run_dir "$1")/boot.conf"
 	}
-	GUEST_CORES=2 pipeline 2
+	GUEST_CORES=2 pipeline "$bin/boot-run" 2
 }
 if [ "${1:-}" = --boot-two ]; then
 	boot_two "$2"
@@ -85,13 +85,13 @@ run_tap() {
 	echo "$tmp/tap$(($1 % 5))"
 }
 pipeline_boot() {
-	n=${1#"$tmp/run"}
+	n=${2#"$tmp/run"}
 	echo "boot $n start" >>"$log"
 	sleep $((n == 2 ? 5 : 3))
 	echo "boot $n end" >>"$log"
 	echo "ok $n booted"
 }
-GUEST_CORES=2 pipeline 6 >"$tmp/out" 2>"$tmp/err"
+GUEST_CORES=2 pipeline "$bin/boot-run" 6 >"$tmp/out" 2>"$tmp/err"
 # Each boot's start, with how many guests booted beside it and whether the
 # last preparation had ended, from the log (the pipeline starts a boot
 # only once the boots it waits for have logged their end).
@@ -177,7 +177,7 @@ pipeline_boot() {
 	sleep 2
 	echo "boot end" >>"$log"
 }
-GUEST_CORES=2 pipeline 2 >/dev/null 2>&1
+GUEST_CORES=2 pipeline "$bin/boot-run" 2 >/dev/null 2>&1
 kill "$holder"
 [ "$(cat "$log")" = "boot start
 boot end
@@ -195,7 +195,7 @@ pipeline_boot() {
 	sh -c 'kill -9 "$PPID"'
 	sleep 30
 }
-pipeline 1 >"$tmp/killed.out" 2>&1 &
+pipeline "$bin/boot-run" 1 >"$tmp/killed.out" 2>&1 &
 p=$!
 i=0
 while kill -0 "$p" 2>/dev/null; do

@@ -314,10 +314,13 @@ pipeline() (
 # printed).
 
 # pipeline_host_cores RUN ALL: the host cores that the guest of the
-# prepared RUN keeps busy (host_cores= of its machine record), else ALL.
+# prepared RUN keeps busy (host_cores= of its machine record), else ALL;
+# ALL for a run that boots alone (alone=yes in its boot.conf).
 pipeline_host_cores() {
 	phc_n=
-	if [ -f "$1/boot.conf" ]; then
+	if [ "$(conf_get "$1/boot.conf" alone 2>/dev/null)" = yes ]; then
+		phc_n=$2
+	elif [ -f "$1/boot.conf" ]; then
 		phc_m=$top/harness/machines/$(conf_get "$1/boot.conf" machine).conf
 		[ ! -f "$phc_m" ] || phc_n=$(conf_get "$phc_m" host_cores)
 	fi

@@ -20,6 +20,8 @@ must_fail "unknown ACCEL 'xen'; valid: " "$bin/run-tests" 6.1 series xen
 must_fail "unknown KERNEL 'nope'; valid: series base mailed mutant-NAME extra extra-bare" "$bin/kernel-image" 6.1 nope
 must_fail "no such patch: $tmp/none.patch" "$bin/apply-series" 6.1 "$tmp/tree" "$tmp/none.patch"
 must_fail "unknown test set 'nope'; valid: main suite log" "$bin/test-list" 6.1 nope
+must_fail "run 6.1:series:tcg::main:sideways: unknown boot 'sideways'; valid: alone" \
+	"$bin/test-matrix" --taps 6.1:series:tcg 6.1:series:tcg::main:sideways
 must_fail "unknown BASE '5.4'; valid: 6.1 7.3" "$bin/test-list" 5.4 log
 [ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "test-list 5.4 log: more than the error for BASE"
 

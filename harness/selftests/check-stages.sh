@@ -17,7 +17,7 @@ set -eu
 copy=$tmp/top
 mkdir -p "$copy/harness/bin" "$copy/patches/9.9"
 cp "$bin/check" "$bin/lib.sh" "$copy/harness/bin/"
-echo '9.9	series	accel' >"$copy/harness/matrix"
+printf '9.9\tseries\taccel\n9.9\tseries\taccel\tkconfig=debug\ttests=suite\talone\n' >"$copy/harness/matrix"
 echo 0001-x.patch >"$copy/patches/9.9/series"
 BUILD_DIR=$tmp/build
 events=$tmp/events
@@ -81,6 +81,7 @@ echo "$BUILD_DIR/results/9.9/vmm-e2e-series@tcg-vmm.tap" >"$BUILD_DIR/results/vm
 fake test-matrix 'tap=$BUILD_DIR/results/9.9/series@tcg.tap
 if [ "$1" = --taps ]; then echo "$tap"; exit 0; fi
 echo "matrix start" >>"$events"
+echo "runs $*" >>"$events"
 touch "$BUILD_DIR/matrix-started"
 if [ "${MATRIX:-}" = slow ]; then sleep 5; else sleep 1; fi
 printf "TAP version 13\n1..1\nok 1 m\n" >"$tap"
@@ -120,6 +121,8 @@ for background in pass stop; do
 	[ "$(grep -n '^readiness end' "$events" | cut -d: -f1)" -lt "$(grep -n '^report' "$events" | cut -d: -f1)" ] ||
 		{ cat "$events"; fail "the report did not wait for the readiness checks"; }
 	expect_in "$events" "$res/9.9/series@tcg.tap"
+	# harness/matrix's lines, as runs: the options in their fields.
+	expect_in "$events" "runs --no-report 9.9:series:tcg::: 9.9:series:tcg:debug:suite:alone"
 	if [ "$background" = stop ]; then
 		expect_in "$tmp/out" "not ok 1 test-harness --only background # stopped early"
 	else

@@ -4,37 +4,46 @@
 # prepared, one at a time while runs are still to be prepared, and once
 # none is, as many as the cores hold (GUEST_CORES=2: two guests of a
 # machine of one host core, one of two); the preparation goes on ahead of
-# the boots; what each run printed comes out in order; a run that could not be
-# prepared is reported and not booted, and the runs after it still are; a
-# run listed twice runs once, and its TAP is listed once (pipeline_taps);
-# no two guests boot at once while a kernel builds; a boot killed from
-# outside fails its run; a pipeline stopped while its guests boot stops
-# them.
+# the boots; what each run printed comes out in order; a run that could
+# not be prepared is reported and not booted, and the runs after it still
+# are; a run listed twice runs once, and its TAP is listed once
+# (pipeline_taps); no two guests boot at once while a kernel builds; a run
+# that boots alone does so, once no kernel builds, holding the build lock,
+# which it leaves with nothing it started; a boot killed from outside
+# fails its run; a pipeline stopped while its guests boot stops them.
 set -eu
 # shellcheck source=lib.sh
 . "$(dirname -- "$0")/lib.sh"
 # shellcheck source=../bin/lib.sh
 . "$bin/lib.sh"
 
-# boot_two DIR: a pipeline of two runs in DIR, whose guests boot side by
-# side through boot-run and boot-machine on a fake QEMU, which writes its
-# pid to DIR/runI/qemu.pid and sleeps.
-boot_two() {
-	# lib.sh's own pipeline_boot, whichever the test defined.
-	# shellcheck source=../bin/lib.sh
-	. "$bin/lib.sh"
+# fake_qemu DIR: DIR/bin/qemu-system-x86_64, a QEMU that writes its pid to
+# qemu.pid in the directory of its monitor's pipes (the run's) and sleeps;
+# with FAKE_QEMU_FAIL set, it exits at once.
+fake_qemu() {
 	mkdir -p "$1/bin"
 	cat >"$1/bin/qemu-system-x86_64" <<'EOT'
 #!/bin/sh
 for a; do
 	case $a in pipe:*) mon=${a#pipe:} ;; esac
 done
+# A machine that fails at once, before it opens its monitor's pipes.
+[ -z "${FAKE_QEMU_FAIL:-}" ] || exit 1
 echo "$$" >"${mon%/monitor}/qemu.pid"
 # Opened as QEMU opens them, the monitor's pipes let boot-machine go on.
 exec 3<>"$mon.in" 4<>"$mon.out"
 exec sleep 30
 EOT
 	chmod +x "$1/bin/qemu-system-x86_64"
+}
+
+# boot_two DIR: a pipeline of two runs in DIR, whose guests boot side by
+# side through boot-run and boot-machine on a fake QEMU (fake_qemu).
+boot_two() {
+	# lib.sh's own pipeline_boot, whichever the test defined.
+	# shellcheck source=../bin/lib.sh
+	. "$bin/lib.sh"
+	fake_qemu "$1"
 	PATH=$1/bin:$PATH
 	bt_dir=$1
 	cache=$1
@@ -157,16 +166,22 @@ taps=$(pipeline_taps 6 | sed 's/ $//')
 [ "$taps" = "$tmp/tap1 $tmp/tap2 $tmp/tap3 $tmp/tap4 $tmp/tap0" ] ||
 	fail "pipeline_taps 6 listed: $taps"
 
+# build_for SECS: a kernel build of SECS seconds elsewhere on the machine:
+# a process, $holder, that holds the build lock; back once it does.
+build_for() {
+	(
+		flock 9
+		exec sleep "$1"
+	) 9>"$cache/kernel-build.lock" &
+	holder=$!
+	until ! flock -n "$cache/kernel-build.lock" true; do
+		sleep 0.1
+	done
+}
+
 # While a kernel builds on the machine (another holds the build lock), the
 # guests boot one at a time, even once nothing is left to prepare.
-(
-	flock 9
-	exec sleep 30
-) 9>"$cache/kernel-build.lock" &
-holder=$!
-until ! flock -n "$cache/kernel-build.lock" true; do
-	sleep 0.1
-done
+build_for 30
 : >"$log"
 prepare_run() {
 	mkdir -p "$(run_dir "$1")"
@@ -184,6 +199,76 @@ boot end
 boot start
 boot end" ] || fail "two guests booted at once while the build lock was held:
 $(cat "$log")"
+
+# A run that boots alone (alone=yes in its boot.conf): no guest boots
+# beside it, though nothing is left to prepare and two cores hold two
+# guests of its machine.
+: >"$log"
+prepare_run() {
+	mkdir -p "$(run_dir "$1")"
+	echo machine=tcg >"$(run_dir "$1")/boot.conf"
+	[ "$1" -ne 2 ] || echo alone=yes >>"$(run_dir "$1")/boot.conf"
+}
+pipeline_boot() {
+	echo "boot ${2#"$tmp/run"} start" >>"$log"
+	sleep 2
+	echo "boot ${2#"$tmp/run"} end" >>"$log"
+}
+GUEST_CORES=2 pipeline "$bin/boot-run" 3 >/dev/null 2>&1
+[ "$(cat "$log")" = "boot 1 start
+boot 1 end
+boot 2 start
+boot 2 end
+boot 3 start
+boot 3 end" ] || fail "a guest booted beside the run that boots alone:
+$(cat "$log")"
+
+# boot-run boots such a run once no kernel builds (the build lock is
+# free), and holds the lock while its guest boots.
+d=$tmp/alone
+fake_qemu "$d"
+mkdir -p "$d/run"
+echo x >"$d/run/bzImage"
+echo x >"$d/run/initramfs.cpio"
+printf 'machine=tcg\nwhat=alone\nsecs=60\ntap=%s\nalone=yes\n' "$d/run.tap" >"$d/run/boot.conf"
+build_for 30
+PATH=$d/bin:$PATH CACHE_DIR=$cache "$bin/boot-run" "$d/run" >"$d/log" 2>&1 &
+booter=$!
+# stop MESSAGE: stop the boot and the build, then fail with MESSAGE.
+stop() {
+	kill_tree "$booter"
+	kill "$holder" 2>/dev/null || true
+	fail "$1"
+}
+i=0
+until grep -q "waiting for another kernel build to finish" "$d/log"; do
+	[ ! -s "$d/run/qemu.pid" ] || stop "the guest that boots alone booted while a kernel built"
+	[ "$i" -lt 100 ] || stop "boot-run did not wait for the kernel build within 10 s"
+	sleep 0.1
+	i=$((i + 1))
+done
+[ ! -s "$d/run/qemu.pid" ] || stop "the guest that boots alone booted while a kernel built"
+kill "$holder"
+i=0
+while [ ! -s "$d/run/qemu.pid" ]; do
+	[ "$i" -lt 100 ] || stop "the guest that boots alone did not boot within 10 s of the build's end"
+	sleep 0.1
+	i=$((i + 1))
+done
+! flock -n "$cache/kernel-build.lock" true ||
+	stop "the guest that boots alone booted without the build lock"
+kill_tree "$booter"
+# A machine that fails before it opens its monitor's pipes leaves
+# boot-machine's reader of them waiting for a writer: boot-run ends, and
+# the lock goes with it, not with that reader.
+sed -i 's|^tap=.*|tap='"$d"'/failed.tap|' "$d/run/boot.conf"
+PATH=$d/bin:$PATH CACHE_DIR=$cache FAKE_QEMU_FAIL=1 timeout 60 "$bin/boot-run" "$d/run" >"$d/log" 2>&1 || true
+held=no
+flock -n "$cache/kernel-build.lock" true || held=yes
+# (Let the reader go: a writer opens the pipe.)
+# shellcheck disable=SC2016 # $1 of the inner shell
+timeout 5 sh -c ': >"$1"' - "$d/run/monitor.out" || true
+[ "$held" = no ] || fail "the build lock still held after boot-run ended: a process of its machine kept it"
 
 # A boot whose process is killed from outside ends as a failed run, and
 # the pipeline ends.
